@@ -1,0 +1,65 @@
+"""The `chatbot-deploy` command line."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import click
+import typer
+
+from chatbot_deploy import __version__
+from chatbot_deploy.commands.local import local
+from chatbot_deploy.console import err
+from chatbot_deploy.errors import UserError
+
+app = typer.Typer(
+    name="chatbot-deploy",
+    help="Deploy a private ChatGPT-style chatbot on AWS serverless in one command, "
+    "or run it on this machine with `local`.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+_state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"chatbot-deploy {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
+    ] = False,
+) -> None:
+    """chatbot-deploy: a private chatbot (login, chat, JWT authorizer, users table, web app)."""
+    _state["debug"] = debug
+
+
+app.command()(local)
+
+
+def main() -> None:
+    try:
+        code = app(standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err.print("Aborted.")
+        sys.exit(1)
+    except UserError as exc:
+        if _state["debug"]:
+            raise
+        err.print(f"[red]Error:[/] {exc}")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("Interrupted.")
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

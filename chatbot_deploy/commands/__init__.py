@@ -1,0 +1,1 @@
+"""One module per CLI command; :mod:`chatbot_deploy.cli` registers them."""

@@ -1,0 +1,96 @@
+"""`chatbot-deploy local`: the whole app on this machine, no AWS account needed."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from typing import Annotated
+
+import typer
+from rich.logging import RichHandler
+from rich.panel import Panel
+
+from chatbot_deploy import app_spec, paths
+from chatbot_deploy.console import err, out
+from chatbot_deploy.errors import UserError
+from chatbot_deploy.local import emulator
+from chatbot_deploy.local.gateway import HttpApi
+from chatbot_deploy.local.server import LocalServer, serve
+
+DEMO_USER = "demo"
+
+
+def parse_user(text: str) -> emulator.LocalUser:
+    username, sep, password = text.partition(":")
+    if not sep or not username or not password:
+        raise typer.BadParameter(f"expected NAME:PASSWORD, got {text.split(':')[0]!r}:…")
+    return emulator.LocalUser(username, password)
+
+
+def local(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port for the app, the API and /config.json.")] = 8000,
+    user: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--user", "-u", metavar="NAME:PASSWORD",
+            help="Create a user (repeatable). Default: user 'demo' with a random password.",
+        ),
+    ] = None,
+    model: Annotated[
+        str, typer.Option(envvar="OPENAI_MODEL", help="Model name sent to the chat API.")
+    ] = app_spec.DEFAULT_MODEL,
+    openai_base_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="OPENAI_BASE_URL",
+            help="Any OpenAI-compatible endpoint (Azure OpenAI, vLLM, Ollama ...).",
+        ),
+    ] = None,
+    system_prompt: Annotated[
+        str | None, typer.Option(help="A system message put before every conversation.")
+    ] = None,
+) -> None:
+    """Run the whole app on this machine: the real Lambda handlers behind an emulated
+    HTTP API, the web app, and an embedded AWS emulator (moto). No AWS account is used.
+
+    The OpenAI key is read from OPENAI_API_KEY; without it the app starts and chat answers
+    an error saying what to set.
+    """
+    users = [parse_user(item) for item in user or []]
+    generated = not users
+    if generated:
+        users = [emulator.LocalUser(DEMO_USER, secrets.token_urlsafe(12))]
+    api_key = os.environ.get("OPENAI_API_KEY") or None
+    config = app_spec.AppConfig(
+        model=model, openai_base_url=openai_base_url, system_prompt=system_prompt
+    )
+    logging.basicConfig(
+        level=logging.INFO, format="%(message)s", handlers=[RichHandler(console=err)]
+    )
+    for noisy in ("botocore", "boto3", "urllib3", "httpx", "httpx2", "openai"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    with emulator.running(config, api_key) as aws:
+        for item in users:
+            aws.add_user(item)
+        api = HttpApi.from_spec()
+        try:
+            server = LocalServer((host, port), api, paths.web_dist(), aws.names.stack)
+        except OSError as exc:
+            raise UserError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+        lines = [
+            f"[bold]App[/]    {server.url}/",
+            f"[bold]API[/]    {server.url}  (POST /login, POST /chat)",
+        ]
+        for item in users:
+            shown = item.password if generated else "(as given)"
+            lines.append(f"[bold]User[/]   {item.username}  password: {shown}")
+        if not api_key:
+            lines.append("[yellow]OPENAI_API_KEY is not set: chat will answer an error.[/]")
+        if paths.web_dist() is None:
+            lines.append("[yellow]The web app is not built; / explains how.[/]")
+        lines.append("Press Ctrl-C to stop.")
+        out.print(Panel("\n".join(lines), title="chatbot-deploy local", expand=False))
+        serve(server)
+    err.print("Stopped.")

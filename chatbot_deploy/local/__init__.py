@@ -1,0 +1,1 @@
+"""`chatbot-deploy local`: the real handlers behind an HTTP API emulator, on one port."""

@@ -1,0 +1,86 @@
+"""Deterministic names and tags of every resource of a stack: the one source of truth.
+
+Resources are found again by these names (and by the tag, for API Gateway APIs, whose names
+are not unique), so `up`, `status` and `teardown` work from any machine with no state file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+TAG_KEY = "chatbot-deploy:stack"
+DEFAULT_STACK = "chatbot"
+FUNCTION_KINDS = ("login", "chat", "authorizer")
+
+_STACK_RE = re.compile(r"^[a-z][a-z0-9-]{0,22}[a-z0-9]$|^[a-z]$")
+
+
+class InvalidStackName(ValueError):
+    pass
+
+
+def validate_stack(stack: str) -> str:
+    if not _STACK_RE.match(stack) or "--" in stack:
+        raise InvalidStackName(
+            f"invalid stack name {stack!r}: use 1-24 lowercase letters, digits and single "
+            "hyphens, starting with a letter and not ending with a hyphen"
+        )
+    return stack
+
+
+@dataclass(frozen=True)
+class StackNames:
+    stack: str
+
+    def __post_init__(self) -> None:
+        validate_stack(self.stack)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {TAG_KEY: self.stack}
+
+    def function(self, kind: str) -> str:
+        return f"{self.stack}-{kind}"
+
+    def role(self, kind: str) -> str:
+        return f"{self.stack}-{kind}-role"
+
+    def log_group(self, kind: str) -> str:
+        return f"/aws/lambda/{self.function(kind)}"
+
+    @property
+    def users_table(self) -> str:
+        return f"{self.stack}-users"
+
+    @property
+    def parameter_prefix(self) -> str:
+        return f"/chatbot-deploy/{self.stack}"
+
+    @property
+    def jwt_secret_param(self) -> str:
+        return f"{self.parameter_prefix}/jwt-secret"
+
+    @property
+    def openai_key_param(self) -> str:
+        return f"{self.parameter_prefix}/openai-api-key"
+
+    @property
+    def api_name(self) -> str:
+        return f"{self.stack}-api"
+
+    @property
+    def authorizer_name(self) -> str:
+        return f"{self.stack}-jwt"
+
+    @property
+    def layer(self) -> str:
+        return f"{self.stack}-deps"
+
+    @property
+    def token_issuer(self) -> str:
+        return f"chatbot-deploy:{self.stack}"
+
+    def bucket(self, account: str, region: str) -> str:
+        """Unique by construction: stack, account and region (at most 63 characters)."""
+        return f"{self.stack}-site-{account}-{region}"

@@ -1,0 +1,28 @@
+"""Lambda REQUEST authorizer for POST /chat (HTTP API, payload 2.0, simple responses).
+
+API Gateway answers 401 itself when the Authorization header is missing (it is the identity
+source); this function answers ``isAuthorized: false`` -> 403 for every token that is not a
+valid, unexpired HS256 token signed with our secret.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chatbot_lambda import parameters, settings, tokens
+from chatbot_lambda.http import Event, bearer_token
+
+DENY: dict[str, Any] = {"isAuthorized": False}
+
+
+def handler(event: Event, context: Any) -> dict[str, Any]:
+    token = bearer_token(event)
+    if token is None:
+        return DENY
+    config = settings.TokenSettings.from_env()
+    secret = parameters.get_secure(config.secret_param)
+    try:
+        username = tokens.verify(token, secret, config.issuer)
+    except tokens.InvalidToken:
+        return DENY
+    return {"isAuthorized": True, "context": {"username": username}}

@@ -1,0 +1,64 @@
+"""POST /chat: send the conversation to the model, answer the assistant's message."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from chatbot_lambda import parameters, settings
+from chatbot_lambda.handler import http_handler
+from chatbot_lambda.http import Event, Response, authorizer_context, error_response, json_response
+from chatbot_lambda.upstream import Upstream, UpstreamError
+from chatbot_lambda.validation import parse_chat
+
+KEY_MISSING = (
+    "no OpenAI API key is configured: set OPENAI_API_KEY and run `chatbot-deploy up` "
+    "again (or restart `chatbot-deploy local`)"
+)
+
+_upstream: Upstream | None = None
+_upstream_lock = threading.Lock()
+
+
+def _get_upstream(config: settings.ChatSettings) -> Upstream:
+    global _upstream
+    with _upstream_lock:
+        if _upstream is None:
+            api_key = parameters.get_secure(config.api_key_param)
+            _upstream = Upstream(api_key, config.model, config.base_url)
+        return _upstream
+
+
+def reset() -> None:
+    """Drop the cached client (a new container; used by `local` and tests)."""
+    global _upstream
+    with _upstream_lock:
+        _upstream = None
+
+
+@http_handler
+def handler(event: Event, context: Any) -> Response:
+    username = authorizer_context(event).get("username")
+    if not isinstance(username, str) or not username:
+        return error_response(401, "not authenticated")
+    request = parse_chat(event)
+    config = settings.ChatSettings.from_env()
+    try:
+        upstream = _get_upstream(config)
+    except parameters.ParameterMissing:
+        return error_response(503, KEY_MISSING)
+    messages = [message.as_dict() for message in request.messages]
+    if config.system_prompt:
+        messages.insert(0, {"role": "system", "content": config.system_prompt})
+    try:
+        completion = upstream.complete(messages)
+    except UpstreamError as exc:
+        return error_response(exc.status, exc.message)
+    return json_response(
+        200,
+        {
+            "message": {"role": "assistant", "content": completion.content},
+            "model": completion.model,
+            "usage": completion.usage,
+        },
+    )

@@ -1,0 +1,48 @@
+"""POST /login: check a username and password, answer a signed JWT."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from chatbot_lambda import parameters, passwords, settings, tokens, users
+from chatbot_lambda.handler import http_handler, logger
+from chatbot_lambda.http import Event, Response, error_response, json_response
+from chatbot_lambda.validation import parse_login
+
+INVALID_CREDENTIALS = "invalid username or password"
+
+
+@functools.cache
+def _dynamodb() -> Any:
+    import boto3  # noqa: PLC0415 - keep module import light
+
+    return boto3.client("dynamodb")
+
+
+def reset() -> None:
+    """Drop the cached client (a new container; used by `local` and tests)."""
+    _dynamodb.cache_clear()
+
+
+@http_handler
+def handler(event: Event, context: Any) -> Response:
+    request = parse_login(event)
+    stored = users.get_password_hash(
+        _dynamodb(), settings.users_table_name(), request.username
+    )
+    if stored is None:
+        ok = passwords.verify_unknown_user(request.password)
+    else:
+        ok = passwords.verify_password(request.password, stored)
+    if not ok:
+        logger.info("login refused")
+        return error_response(401, INVALID_CREDENTIALS)
+    config = settings.TokenSettings.from_env()
+    secret = parameters.get_secure(config.secret_param)
+    issued = tokens.issue(request.username, secret, config.issuer, config.ttl_seconds)
+    logger.info("login ok for %s", request.username)
+    return json_response(
+        200,
+        {"token": issued.token, "expires_at": issued.expires_at, "username": request.username},
+    )

@@ -1,0 +1,67 @@
+"""Configuration read from the function's environment.
+
+The environment variable names are defined here once; the deploy engine and `local` import
+them from this module to configure the functions.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+# Environment variable names (one source of truth for `up`, `local` and the tests).
+ENV_USERS_TABLE = "USERS_TABLE"
+ENV_JWT_SECRET_PARAM = "JWT_SECRET_PARAM"
+ENV_OPENAI_KEY_PARAM = "OPENAI_API_KEY_PARAM"
+ENV_OPENAI_MODEL = "OPENAI_MODEL"
+ENV_OPENAI_BASE_URL = "OPENAI_BASE_URL"
+ENV_SYSTEM_PROMPT = "SYSTEM_PROMPT"
+ENV_TOKEN_TTL = "TOKEN_TTL_SECONDS"
+ENV_TOKEN_ISSUER = "TOKEN_ISSUER"
+
+DEFAULT_MODEL = "gpt-4o-mini"
+DEFAULT_TOKEN_TTL = 12 * 3600
+DEFAULT_ISSUER = "chatbot-deploy"
+
+
+def _require(name: str) -> str:
+    value = os.environ.get(name, "")
+    if not value:
+        raise RuntimeError(f"environment variable {name} is not set")
+    return value
+
+
+@dataclass(frozen=True)
+class TokenSettings:
+    secret_param: str
+    ttl_seconds: int
+    issuer: str
+
+    @classmethod
+    def from_env(cls) -> TokenSettings:
+        return cls(
+            secret_param=_require(ENV_JWT_SECRET_PARAM),
+            ttl_seconds=int(os.environ.get(ENV_TOKEN_TTL) or DEFAULT_TOKEN_TTL),
+            issuer=os.environ.get(ENV_TOKEN_ISSUER) or DEFAULT_ISSUER,
+        )
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    api_key_param: str
+    model: str
+    base_url: str | None
+    system_prompt: str | None
+
+    @classmethod
+    def from_env(cls) -> ChatSettings:
+        return cls(
+            api_key_param=_require(ENV_OPENAI_KEY_PARAM),
+            model=os.environ.get(ENV_OPENAI_MODEL) or DEFAULT_MODEL,
+            base_url=os.environ.get(ENV_OPENAI_BASE_URL) or None,
+            system_prompt=os.environ.get(ENV_SYSTEM_PROMPT) or None,
+        )
+
+
+def users_table_name() -> str:
+    return _require(ENV_USERS_TABLE)

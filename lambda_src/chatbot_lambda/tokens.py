@@ -1,0 +1,46 @@
+"""JWT issue and verification (PyJWT, HS256 only)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import jwt
+
+ALGORITHM = "HS256"
+REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss"]
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: int
+
+
+class InvalidToken(Exception):
+    pass
+
+
+def issue(username: str, secret: str, issuer: str, ttl_seconds: int) -> IssuedToken:
+    now = int(time.time())
+    expires_at = now + ttl_seconds
+    claims = {"sub": username, "iss": issuer, "iat": now, "exp": expires_at}
+    return IssuedToken(jwt.encode(claims, secret, algorithm=ALGORITHM), expires_at)
+
+
+def verify(token: str, secret: str, issuer: str) -> str:
+    """Return the username of a valid token; raise InvalidToken for anything else."""
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            issuer=issuer,
+            options={"require": REQUIRED_CLAIMS},
+        )
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(str(exc)) from exc
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject:
+        raise InvalidToken("token has no subject")
+    return subject

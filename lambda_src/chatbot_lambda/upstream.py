@@ -1,0 +1,97 @@
+"""The one place that talks to the model provider (official ``openai`` SDK).
+
+Any OpenAI-compatible server works through ``base_url``. Errors are mapped to
+:class:`UpstreamError` with a status and a message that is safe to show: the provider's own
+error text is never passed on, since it may quote part of the API key.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+
+logger = logging.getLogger("chatbot.upstream")
+
+# API Gateway ends an HTTP API integration after 30 s; one attempt must end well before.
+CONNECT_TIMEOUT_S = 5.0
+READ_TIMEOUT_S = 25.0
+MAX_RETRIES = 0
+
+
+class UpstreamError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Completion:
+    content: str
+    model: str
+    usage: dict[str, int] = field(default_factory=dict)
+
+
+def map_error(exc: openai.OpenAIError) -> UpstreamError:
+    status = getattr(exc, "status_code", None)
+    logger.warning("upstream %s (status %s)", type(exc).__name__, status)
+    if isinstance(exc, openai.APITimeoutError):
+        return UpstreamError(504, "the model provider did not answer in time; try again")
+    if isinstance(exc, openai.APIConnectionError):
+        return UpstreamError(502, "could not connect to the model provider")
+    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+        return UpstreamError(
+            502, "the model provider rejected the configured API key; check OPENAI_API_KEY"
+        )
+    if isinstance(exc, openai.RateLimitError):
+        return UpstreamError(429, "the model provider is rate limiting requests; try again soon")
+    if isinstance(exc, openai.NotFoundError):
+        return UpstreamError(502, "the configured model or endpoint was not found")
+    return UpstreamError(502, "the model provider returned an error")
+
+
+def _usage(raw: Any) -> dict[str, int]:
+    if raw is None:
+        return {}
+    fields = ("prompt_tokens", "completion_tokens", "total_tokens")
+    return {name: int(getattr(raw, name)) for name in fields if getattr(raw, name, None) is not None}
+
+
+class Upstream:
+    def __init__(self, api_key: str, model: str, base_url: str | None = None) -> None:
+        self.model = model
+        self._client = openai.OpenAI(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=openai.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
+            max_retries=MAX_RETRIES,
+        )
+
+    def complete(self, messages: Iterable[dict[str, str]]) -> Completion:
+        try:
+            reply = self._client.chat.completions.create(
+                model=self.model, messages=list(messages)  # type: ignore[arg-type]
+            )
+        except openai.OpenAIError as exc:
+            raise map_error(exc) from None
+        if not reply.choices:
+            raise UpstreamError(502, "the model provider returned no answer")
+        content = reply.choices[0].message.content or ""
+        return Completion(content=content, model=reply.model or self.model, usage=_usage(reply.usage))
+
+    def stream(self, messages: Iterable[dict[str, str]]) -> Iterator[str]:
+        """Yield the answer's text deltas as the provider sends them."""
+        try:
+            chunks = self._client.chat.completions.create(
+                model=self.model, messages=list(messages), stream=True  # type: ignore[arg-type]
+            )
+            for chunk in chunks:
+                for choice in chunk.choices:
+                    if choice.delta and choice.delta.content:
+                        yield choice.delta.content
+        except openai.OpenAIError as exc:
+            raise map_error(exc) from None

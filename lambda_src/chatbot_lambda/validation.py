@@ -1,0 +1,118 @@
+"""Request parsing and validation: every bad input becomes a 400/413 with a message."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from chatbot_lambda.http import Event, raw_body
+
+MAX_BODY_BYTES = 256 * 1024
+MAX_USERNAME_CHARS = 64
+MAX_PASSWORD_CHARS = 1024
+MAX_MESSAGES = 100
+MAX_MESSAGE_CHARS = 32_000
+MAX_TOTAL_CHARS = 100_000
+ROLES = ("system", "user", "assistant")
+
+
+class RequestError(Exception):
+    """A client error; ``status`` is 400 or 413 and the message is safe to show."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class LoginRequest:
+    username: str
+    password: str
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: str
+    content: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    messages: tuple[ChatMessage, ...]
+
+
+def json_object(event: Event) -> dict[str, Any]:
+    try:
+        data = raw_body(event)
+    except ValueError as exc:
+        raise RequestError("request body is not valid base64") from exc
+    if len(data) > MAX_BODY_BYTES:
+        raise RequestError(f"request body is larger than {MAX_BODY_BYTES} bytes", 413)
+    if not data:
+        raise RequestError("request body is empty; expected a JSON object")
+    try:
+        parsed = json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        raise RequestError("request body is not valid JSON") from exc
+    if not isinstance(parsed, dict):
+        raise RequestError("request body must be a JSON object")
+    return parsed
+
+
+def _string_field(body: dict[str, Any], name: str, max_chars: int) -> str:
+    if name not in body:
+        raise RequestError(f"missing field '{name}'")
+    value = body[name]
+    if not isinstance(value, str):
+        raise RequestError(f"field '{name}' must be a string")
+    if not value:
+        raise RequestError(f"field '{name}' must not be empty")
+    if len(value) > max_chars:
+        raise RequestError(f"field '{name}' is longer than {max_chars} characters")
+    return value
+
+
+def parse_login(event: Event) -> LoginRequest:
+    body = json_object(event)
+    return LoginRequest(
+        username=_string_field(body, "username", MAX_USERNAME_CHARS),
+        password=_string_field(body, "password", MAX_PASSWORD_CHARS),
+    )
+
+
+def parse_chat(event: Event) -> ChatRequest:
+    body = json_object(event)
+    raw = body.get("messages")
+    if not isinstance(raw, list):
+        raise RequestError("field 'messages' must be a list of {role, content} objects")
+    if not raw:
+        raise RequestError("field 'messages' must not be empty")
+    if len(raw) > MAX_MESSAGES:
+        raise RequestError(f"too many messages: at most {MAX_MESSAGES} per request")
+    messages: list[ChatMessage] = []
+    total = 0
+    for index, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise RequestError(f"messages[{index}] must be an object")
+        role = item.get("role")
+        content = item.get("content")
+        if role not in ROLES:
+            raise RequestError(f"messages[{index}].role must be one of {', '.join(ROLES)}")
+        if not isinstance(content, str):
+            raise RequestError(f"messages[{index}].content must be a string")
+        if len(content) > MAX_MESSAGE_CHARS:
+            raise RequestError(
+                f"messages[{index}].content is longer than {MAX_MESSAGE_CHARS} characters"
+            )
+        total += len(content)
+        messages.append(ChatMessage(role=str(role), content=content))
+    if total > MAX_TOTAL_CHARS:
+        raise RequestError(f"conversation is longer than {MAX_TOTAL_CHARS} characters in all")
+    if messages[-1].role != "user":
+        raise RequestError("the last message must have role 'user'")
+    return ChatRequest(messages=tuple(messages))
