@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chatbot_deploy.names import StackNames
 from chatbot_lambda import settings
 from chatbot_lambda.settings import DEFAULT_MODEL, DEFAULT_TOKEN_TTL
-from chatbot_deploy.names import StackNames
 
 AUTHORIZER_IDENTITY_SOURCE = "$request.header.Authorization"
 AUTHORIZER_CACHE_TTL_S = 300

@@ -17,6 +17,7 @@ from chatbot_deploy.errors import UserError
 from chatbot_deploy.local import emulator
 from chatbot_deploy.local.gateway import HttpApi
 from chatbot_deploy.local.server import LocalServer, serve
+from chatbot_lambda.settings import DEFAULT_MODEL
 
 DEMO_USER = "demo"
 
@@ -34,13 +35,15 @@ def local(
     user: Annotated[
         list[str] | None,
         typer.Option(
-            "--user", "-u", metavar="NAME:PASSWORD",
+            "--user",
+            "-u",
+            metavar="NAME:PASSWORD",
             help="Create a user (repeatable). Default: user 'demo' with a random password.",
         ),
     ] = None,
     model: Annotated[
         str, typer.Option(envvar="OPENAI_MODEL", help="Model name sent to the chat API.")
-    ] = app_spec.DEFAULT_MODEL,
+    ] = DEFAULT_MODEL,
     openai_base_url: Annotated[
         str | None,
         typer.Option(

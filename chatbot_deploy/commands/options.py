@@ -19,8 +19,11 @@ def _stack(value: str) -> str:
 Stack = Annotated[
     str,
     typer.Option(
-        "--stack", "-s", help="Name of the stack; every resource name derives from it.",
-        envvar="CHATBOT_STACK", callback=_stack,
+        "--stack",
+        "-s",
+        help="Name of the stack; every resource name derives from it.",
+        envvar="CHATBOT_STACK",
+        callback=_stack,
     ),
 ]
 STACK_DEFAULT = DEFAULT_STACK

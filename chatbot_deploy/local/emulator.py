@@ -24,12 +24,17 @@ REGION = "us-east-1"
 # Fake credentials: nothing in `local` may ever reach a real AWS account.
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "local",
-    "AWS_SECRET_ACCESS_KEY": "local",  # noqa: S105 - not a secret, moto's placeholder
+    "AWS_SECRET_ACCESS_KEY": "local",
     "AWS_SESSION_TOKEN": "local",
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
 }
-CLEARED_ENV = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SSM")
+CLEARED_ENV = (
+    "AWS_PROFILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_SSM",
+)
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,7 @@ def running(
 ) -> Iterator[Emulator]:
     """Start moto, create the data-plane resources and the functions' environment; undo it
     all on exit (environment restored, caches dropped)."""
-    from moto import mock_aws  # noqa: PLC0415 - heavy; only `local` and tests need it
+    from moto import mock_aws
 
     names = StackNames(stack)
     env: dict[str, str] = dict(FAKE_AWS_ENV)

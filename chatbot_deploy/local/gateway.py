@@ -99,8 +99,14 @@ class HttpApi:
             result = cached[1]
         else:
             event = events.authorizer_event(
-                method=route.method, path=path, query=query, headers=headers,
-                route_key=route.route_key, identity=[identity], source_ip=ip, api_id=API_ID,
+                method=route.method,
+                path=path,
+                query=query,
+                headers=headers,
+                route_key=route.route_key,
+                identity=[identity],
+                source_ip=ip,
+                api_id=API_ID,
             )
             try:
                 result = self._invoke(app_spec.AUTHORIZER_FUNCTION, event)
@@ -139,8 +145,14 @@ class HttpApi:
                 return outcome
             context = outcome
         event = events.http_event(
-            method=method, path=path, query=query, headers=headers, body=body,
-            route_key=route.route_key, source_ip=source_ip, api_id=API_ID,
+            method=method,
+            path=path,
+            query=query,
+            headers=headers,
+            body=body,
+            route_key=route.route_key,
+            source_ip=source_ip,
+            api_id=API_ID,
             authorizer_context=context,
         )
         try:

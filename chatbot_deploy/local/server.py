@@ -64,18 +64,26 @@ class RequestHandler(SimpleHTTPRequestHandler):
         parts = urlsplit(self.path)
         length = int(self.headers.get("content-length") or 0)
         if length > MAX_PAYLOAD_BYTES:
-            self._send(413, {"content-type": "application/json"},
-                       b'{"message":"Request Entity Too Large"}')
+            self._send(
+                413, {"content-type": "application/json"}, b'{"message":"Request Entity Too Large"}'
+            )
             self.close_connection = True
             return
         body = self.rfile.read(length) if length else b""
         response = self.server.api.handle(
-            self.command, parts.path, parts.query, dict(self.headers.items()), body,
+            self.command,
+            parts.path,
+            parts.query,
+            dict(self.headers.items()),
+            body,
             source_ip=self.client_address[0],
         )
         self._send(response.status, response.headers, response.body)
         logger.info(
-            "%s %s %d %.0fms", self.command, parts.path, response.status,
+            "%s %s %d %.0fms",
+            self.command,
+            parts.path,
+            response.status,
             (time.perf_counter() - started) * 1000,
         )
 
@@ -103,8 +111,7 @@ class RequestHandler(SimpleHTTPRequestHandler):
         if path == webconfig.CONFIG_PATH:
             host = self.headers.get("host") or self.server.url.removeprefix("http://")
             body = webconfig.runtime_config_bytes(f"http://{host}", self.server.stack)
-            self._send(200, {"content-type": "application/json", "cache-control": "no-cache"},
-                       body)
+            self._send(200, {"content-type": "application/json", "cache-control": "no-cache"}, body)
             return
         if self._is_api_path():
             self._api()
@@ -129,7 +136,7 @@ class RequestHandler(SimpleHTTPRequestHandler):
             self.send_header("Cache-Control", "no-cache")
         super().end_headers()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         logger.debug(format, *args)
 
 

@@ -15,7 +15,7 @@ INVALID_CREDENTIALS = "invalid username or password"
 
 @functools.cache
 def _dynamodb() -> Any:
-    import boto3  # noqa: PLC0415 - keep module import light
+    import boto3
 
     return boto3.client("dynamodb")
 
@@ -28,9 +28,7 @@ def reset() -> None:
 @http_handler
 def handler(event: Event, context: Any) -> Response:
     request = parse_login(event)
-    stored = users.get_password_hash(
-        _dynamodb(), settings.users_table_name(), request.username
-    )
+    stored = users.get_password_hash(_dynamodb(), settings.users_table_name(), request.username)
     if stored is None:
         ok = passwords.verify_unknown_user(request.password)
     else:

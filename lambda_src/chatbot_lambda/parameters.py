@@ -21,7 +21,7 @@ class ParameterMissing(Exception):
 def _ssm() -> Any:
     global _client
     if _client is None:
-        import boto3  # noqa: PLC0415 - deliberately lazy, see module docstring
+        import boto3
 
         _client = boto3.client("ssm")
     return _client

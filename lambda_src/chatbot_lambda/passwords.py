@@ -47,8 +47,7 @@ CURRENT = ScryptParams()
 # A hash of a random, forgotten password with the current parameters. Login verifies against
 # it when the user does not exist, so unknown users and wrong passwords take the same time.
 DUMMY_HASH = (
-    "scrypt$ln=14,r=8,p=5$3dkoHrCEVCAe3t2FBBcK0w$"
-    "rjTlWfqt5hcwRdDk3n4MQQeZJexxGh2yQzsVQlKM49c"
+    "scrypt$ln=14,r=8,p=5$3dkoHrCEVCAe3t2FBBcK0w$rjTlWfqt5hcwRdDk3n4MQQeZJexxGh2yQzsVQlKM49c"
 )
 
 

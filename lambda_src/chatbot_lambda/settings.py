@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 # Environment variable names (one source of truth for `up`, `local` and the tests).
 ENV_USERS_TABLE = "USERS_TABLE"
-ENV_JWT_SECRET_PARAM = "JWT_SECRET_PARAM"
+ENV_JWT_SECRET_PARAM = "JWT_SECRET_PARAM"  # noqa: S105 - a variable name
 ENV_OPENAI_KEY_PARAM = "OPENAI_API_KEY_PARAM"
 ENV_OPENAI_MODEL = "OPENAI_MODEL"
 ENV_OPENAI_BASE_URL = "OPENAI_BASE_URL"
 ENV_SYSTEM_PROMPT = "SYSTEM_PROMPT"
-ENV_TOKEN_TTL = "TOKEN_TTL_SECONDS"
-ENV_TOKEN_ISSUER = "TOKEN_ISSUER"
+ENV_TOKEN_TTL = "TOKEN_TTL_SECONDS"  # noqa: S105 - a variable name
+ENV_TOKEN_ISSUER = "TOKEN_ISSUER"  # noqa: S105 - a variable name
 
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_TOKEN_TTL = 12 * 3600

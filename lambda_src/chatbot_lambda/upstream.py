@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import openai
+from openai.types.chat import ChatCompletionMessageParam
 
 logger = logging.getLogger("chatbot.upstream")
 
@@ -58,7 +59,13 @@ def _usage(raw: Any) -> dict[str, int]:
     if raw is None:
         return {}
     fields = ("prompt_tokens", "completion_tokens", "total_tokens")
-    return {name: int(getattr(raw, name)) for name in fields if getattr(raw, name, None) is not None}
+    return {
+        name: int(getattr(raw, name)) for name in fields if getattr(raw, name, None) is not None
+    }
+
+
+def _params(messages: Iterable[dict[str, str]]) -> list[ChatCompletionMessageParam]:
+    return cast("list[ChatCompletionMessageParam]", list(messages))
 
 
 class Upstream:
@@ -74,20 +81,22 @@ class Upstream:
     def complete(self, messages: Iterable[dict[str, str]]) -> Completion:
         try:
             reply = self._client.chat.completions.create(
-                model=self.model, messages=list(messages)  # type: ignore[arg-type]
+                model=self.model, messages=_params(messages)
             )
         except openai.OpenAIError as exc:
             raise map_error(exc) from None
         if not reply.choices:
             raise UpstreamError(502, "the model provider returned no answer")
         content = reply.choices[0].message.content or ""
-        return Completion(content=content, model=reply.model or self.model, usage=_usage(reply.usage))
+        return Completion(
+            content=content, model=reply.model or self.model, usage=_usage(reply.usage)
+        )
 
     def stream(self, messages: Iterable[dict[str, str]]) -> Iterator[str]:
         """Yield the answer's text deltas as the provider sends them."""
         try:
             chunks = self._client.chat.completions.create(
-                model=self.model, messages=list(messages), stream=True  # type: ignore[arg-type]
+                model=self.model, messages=_params(messages), stream=True
             )
             for chunk in chunks:
                 for choice in chunk.choices:
