@@ -10,6 +10,8 @@ import typer
 
 from chatbot_deploy import __version__
 from chatbot_deploy.commands.local import local
+from chatbot_deploy.commands.logs import logs
+from chatbot_deploy.commands.users import add_user, list_users, remove_user
 from chatbot_deploy.console import err
 from chatbot_deploy.errors import UserError
 
@@ -43,6 +45,10 @@ def main_options(
 
 
 app.command()(local)
+app.command("add-user")(add_user)
+app.command("remove-user")(remove_user)
+app.command("list-users")(list_users)
+app.command("logs")(logs)
 
 
 def main() -> None:

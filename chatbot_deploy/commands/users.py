@@ -1,0 +1,123 @@
+"""`add-user`, `remove-user`, `list-users`: the users of a deployed stack."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from chatbot_deploy.aws import connect
+from chatbot_deploy.commands.options import STACK_DEFAULT, Json, Profile, Region, Stack, Yes
+from chatbot_deploy.console import err, out
+from chatbot_deploy.errors import UserError
+from chatbot_deploy.names import StackNames
+from chatbot_deploy.userstore import UserStore, validate_password, validate_username
+
+Username = Annotated[str, typer.Argument(metavar="USERNAME", show_default=False)]
+
+
+def read_password(from_stdin: bool) -> str:
+    """One line from standard input, or a hidden prompt asked twice. Never echoed."""
+    if from_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            raise UserError("--password-stdin: nothing on standard input")
+        return line.removesuffix("\n").removesuffix("\r")
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True, err=True))
+
+
+def add_user(
+    username: Username,
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="Read the password from the first line of standard input instead of asking.",
+        ),
+    ] = False,
+    update: Annotated[
+        bool,
+        typer.Option(
+            "--update",
+            help="Change the password of an existing user (refused if the user does not exist).",
+        ),
+    ] = False,
+    stack: Stack = STACK_DEFAULT,
+    region: Region = None,
+    profile: Profile = None,
+) -> None:
+    """Add a user who can log in to the chatbot, or change a password with --update.
+
+    USERNAME is 1-64 letters, digits and _ . @ -. The password (at least 8 characters) is
+    asked twice without echo, or read from one line of standard input with
+    --password-stdin. It is stored hashed with the same code the login function uses.
+
+    An existing user is never overwritten without --update, and --update never creates a
+    user. A refused command changes nothing.
+    """
+    validate_username(username)
+    aws = connect(profile, region)
+    store = UserStore.open(aws, StackNames(stack))
+    if update:
+        store.refuse_if_missing(username, hint_add=True)
+    else:
+        store.refuse_if_exists(username)
+    password = validate_password(read_password(password_stdin))
+    if update:
+        store.set_password(username, password)
+        err.print(f"Password of user '{username}' changed in {store.where}.")
+    else:
+        store.add(username, password)
+        err.print(f"User '{username}' added to {store.where}.")
+
+
+def remove_user(
+    username: Username,
+    yes: Yes = False,
+    stack: Stack = STACK_DEFAULT,
+    region: Region = None,
+    profile: Profile = None,
+) -> None:
+    """Remove a user: they can no longer log in (tokens already issued stay valid until
+    they expire). Asks for confirmation unless --yes."""
+    if not username:
+        raise UserError("invalid username: it is empty")
+    aws = connect(profile, region)
+    store = UserStore.open(aws, StackNames(stack))
+    store.refuse_if_missing(username)
+    if not yes:
+        typer.confirm(f"Remove user '{username}' from {store.where}?", abort=True, err=True)
+    store.remove(username)
+    err.print(f"User '{username}' removed from {store.where}.")
+
+
+def list_users(
+    json_output: Json = False,
+    stack: Stack = STACK_DEFAULT,
+    region: Region = None,
+    profile: Profile = None,
+) -> None:
+    """List the users of a stack: names and creation times (never password hashes)."""
+    aws = connect(profile, region)
+    store = UserStore.open(aws, StackNames(stack))
+    found = store.list()
+    if json_output:
+        document = {
+            "stack": stack,
+            "region": aws.region,
+            "table": store.table,
+            "users": [info.as_dict() for info in found],
+        }
+        typer.echo(json.dumps(document, indent=2))
+        return
+    if not found:
+        err.print(f"No users in {store.where}. Add one with `chatbot-deploy add-user NAME`.")
+        return
+    table = Table("user", "created", box=None, header_style="bold")
+    for info in found:
+        table.add_row(Text(info.username), Text(info.created_at or "-"))
+    out.print(table)

@@ -1,0 +1,179 @@
+"""`logs --follow`: new events as they arrive, until Ctrl-C.
+
+CloudWatch Logs Live Tail is used when the client knows ``start_live_tail`` and every chosen
+log group exists (a session only covers groups that exist when it starts). Otherwise, or
+when Live Tail is refused (no ``logs:StartLiveTail`` permission, an emulator without it) or
+its stream ends early, new events are found by polling ``filter_log_events``: each poll looks
+a little into the past (events reach CloudWatch a few seconds after their timestamp) and
+de-duplicates by event id. A 3-hour Live Tail session timeout simply starts a new session.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import botocore.exceptions
+
+from chatbot_deploy.aws import error_code
+from chatbot_deploy.logs.events import LogEvent
+from chatbot_deploy.logs.fetch import existing_groups, group_events, merged
+from chatbot_deploy.names import StackNames
+
+POLL_INTERVAL_S = 2.0
+MAX_POLL_INTERVAL_S = 30.0
+LOOKBACK_MS = 60_000
+THROTTLING_CODES = {"ThrottlingException", "LimitExceededException", "TooManyRequestsException"}
+
+Emit = Callable[[list[LogEvent]], None]
+Notice = Callable[[str], None]
+# (client, {log group ARN: kind}, filter pattern) -> batches of events, oldest first.
+LiveTail = Callable[[Any, Mapping[str, str], str | None], Iterable[list[LogEvent]]]
+
+
+class LiveTailEnded(Exception):
+    """The session ended for a reason other than its 3-hour timeout."""
+
+
+def kind_of(arns: Mapping[str, str], identifier: str) -> str:
+    """The kind of a Live Tail result's log group, given as an ARN or ``account:name``."""
+    if identifier in arns:
+        return arns[identifier]
+    identifier = identifier.removesuffix(":*")
+    for arn, kind in arns.items():
+        name = arn.partition(":log-group:")[2]
+        if identifier == name or identifier.endswith(":" + name):
+            return kind
+    return ""
+
+
+def live_tail(
+    client: Any, arns: Mapping[str, str], pattern: str | None
+) -> Iterator[list[LogEvent]]:
+    """One Live Tail session over ``arns`` (ARN -> kind); returns at the 3-hour timeout."""
+    params: dict[str, Any] = {"logGroupIdentifiers": list(arns)}
+    if pattern:
+        params["logEventFilterPattern"] = pattern
+    stream = client.start_live_tail(**params)["responseStream"]
+    try:
+        for item in stream:
+            update = item.get("sessionUpdate")
+            if update is None:
+                continue  # sessionStart
+            batch = [
+                LogEvent(
+                    timestamp=int(result["timestamp"]),
+                    kind=kind_of(arns, str(result.get("logGroupIdentifier", ""))),
+                    message=str(result.get("message", "")),
+                    stream=str(result.get("logStreamName", "")),
+                )
+                for result in update.get("sessionResults", [])
+            ]
+            batch.sort(key=lambda event: event.timestamp)
+            yield batch
+    except botocore.exceptions.EventStreamError as exc:
+        if error_code(exc) == "SessionTimeoutException":
+            return
+        raise LiveTailEnded(f"Live Tail stopped ({error_code(exc)})") from exc
+    finally:
+        stream.close()
+    raise LiveTailEnded("the Live Tail session ended")
+
+
+@dataclass
+class Poller:
+    """Finds new events by polling ``filter_log_events``, each event reported once."""
+
+    client: Any
+    groups: Mapping[str, str]  # kind -> log group name
+    pattern: str | None
+    floor_ms: int  # never look before this (the start of --since)
+    lookback_ms: int = LOOKBACK_MS
+    seen: dict[str, int] = field(default_factory=dict)  # event id -> timestamp
+
+    def remember(self, events: Iterable[LogEvent]) -> None:
+        for event in events:
+            if event.event_id is not None:
+                self.seen[event.event_id] = event.timestamp
+
+    def poll(self, now_ms: int) -> list[LogEvent]:
+        start = max(self.floor_ms, now_ms - self.lookback_ms)
+        batches = [
+            group_events(self.client, group, kind, start, self.pattern) or []
+            for kind, group in self.groups.items()
+        ]
+        new = [event for event in merged(batches) if event.event_id not in self.seen]
+        self.remember(new)
+        self.seen = {key: ts for key, ts in self.seen.items() if ts >= start}
+        return new
+
+
+@dataclass
+class Follower:
+    client: Any
+    names: StackNames
+    kinds: tuple[str, ...]
+    pattern: str | None
+    floor_ms: int
+    emit: Emit
+    notice: Notice
+    live: LiveTail | None = live_tail
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.time
+    interval_s: float = POLL_INTERVAL_S
+
+    def live_tail_targets(self) -> tuple[dict[str, str] | None, str]:
+        """``({ARN: kind}, "")`` when Live Tail can be used, else ``(None, reason)``."""
+        if self.live is None or not hasattr(self.client, "start_live_tail"):
+            return None, "Live Tail is not available in this boto3 version"
+        found = existing_groups(self.client, self.names, self.kinds)
+        missing = [kind for kind in self.kinds if kind not in found]
+        if missing:
+            groups = ", ".join(self.names.log_group(kind) for kind in missing)
+            return None, f"Live Tail needs existing log groups; not yet created: {groups}"
+        return {arn: kind for kind, arn in found.items()}, ""
+
+    def run(self, already_shown: Iterable[LogEvent] = ()) -> None:
+        """Stream until interrupted (KeyboardInterrupt propagates to the caller)."""
+        arns, reason = self.live_tail_targets()
+        if arns is not None and self.live is not None:
+            reason = self._live(arns)
+        self.notice(f"{reason}; polling every {self.interval_s:g} s")
+        self._poll(already_shown)
+
+    def _live(self, arns: Mapping[str, str]) -> str:
+        """Run Live Tail sessions; return why polling must take over."""
+        assert self.live is not None
+        self.notice("Following with CloudWatch Logs Live Tail (Ctrl-C to stop)")
+        while True:
+            try:
+                for batch in self.live(self.client, arns, self.pattern):
+                    if batch:
+                        self.emit(batch)
+            except LiveTailEnded as exc:
+                return str(exc)
+            except botocore.exceptions.ClientError as exc:
+                return f"Live Tail is not available ({error_code(exc) or exc})"
+            except botocore.exceptions.BotoCoreError as exc:
+                return f"Live Tail is not available ({type(exc).__name__})"
+            self.notice("Live Tail session timed out; starting a new one")
+
+    def _poll(self, already_shown: Iterable[LogEvent]) -> None:
+        groups = {kind: self.names.log_group(kind) for kind in self.kinds}
+        poller = Poller(self.client, groups, self.pattern, self.floor_ms)
+        poller.remember(already_shown)
+        delay = self.interval_s
+        while True:
+            try:
+                batch = poller.poll(int(self.clock() * 1000))
+            except botocore.exceptions.ClientError as exc:
+                if error_code(exc) not in THROTTLING_CODES:
+                    raise
+                delay = min(delay * 2, MAX_POLL_INTERVAL_S)
+            else:
+                delay = self.interval_s
+                if batch:
+                    self.emit(batch)
+            self.sleep(delay)
