@@ -93,7 +93,7 @@ def test_bad_chat_requests(app, token, case, body, status):
     assert isinstance(reply.json()["error"], str)
 
 
-def _b64(data: dict) -> str:
+def _b64(data: dict[str, object]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 

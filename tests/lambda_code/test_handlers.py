@@ -7,13 +7,14 @@ import json
 import logging
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import jwt
 import pytest
 
 from chatbot_deploy import app_spec
 from chatbot_deploy.local import emulator
-from chatbot_lambda import authorizer, chat, login, upstream
+from chatbot_lambda import authorizer, chat, login, upstream, users
 
 PASSWORD = "alice-password-1"
 API_KEY = "sk-test-0123456789"
@@ -28,7 +29,7 @@ def aws(fake_openai) -> Iterator[emulator.Emulator]:
 
 
 def http_event(body, headers=None, context=None):
-    event = {
+    event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": "POST /x",
         "rawPath": "/x",
@@ -99,7 +100,7 @@ def test_unexpected_failure_is_a_bare_500(aws, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("table exploded: password=hunter2")
 
-    monkeypatch.setattr(login.users, "get_password_hash", boom)
+    monkeypatch.setattr(users, "get_password_hash", boom)
     response = do_login()
     assert response["statusCode"] == 500
     assert body_of(response) == {"error": "internal error"}

@@ -20,7 +20,7 @@ def test_issue_and_verify():
     assert jwt.get_unverified_header(issued.token)["alg"] == "HS256"
 
 
-def _b64(data: dict) -> str:
+def _b64(data: dict[str, object]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
