@@ -150,6 +150,8 @@ def serve(server: LocalServer, stop: threading.Event | None = None) -> None:
                 break
             if stop is None:
                 thread.join(0.5)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how `local` is meant to stop
     finally:
         server.shutdown()
         server.server_close()
