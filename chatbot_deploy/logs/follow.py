@@ -120,8 +120,8 @@ class Follower:
     emit: Emit
     notice: Notice
     live: LiveTail | None = live_tail
-    sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = lambda seconds: time.sleep(seconds)
+    clock: Callable[[], float] = lambda: time.time()
     interval_s: float = POLL_INTERVAL_S
 
     def live_tail_targets(self) -> tuple[dict[str, str] | None, str]:
