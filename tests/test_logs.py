@@ -581,3 +581,104 @@ def test_follow_from_the_command_line_and_ctrl_c(
     assert result.stderr.rstrip().endswith("Stopped.")
     assert "Traceback" not in result.all_output
     assert "polling every 2 s" in result.err_text
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "live"),
+    [
+        ("https://logs.eu-west-1.amazonaws.com", True),
+        ("https://logs.cn-north-1.amazonaws.com.cn", True),
+        ("https://logs.eu-west-1.api.aws", True),
+        ("http://127.0.0.1:5000", False),
+        ("http://localhost.localstack.cloud:4566", False),
+    ],
+)
+def test_live_tail_only_against_aws_itself(client: Any, endpoint: str, live: bool) -> None:
+    all_groups(client)
+
+    class Endpoint:
+        meta = type("Meta", (), {"endpoint_url": endpoint})()
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(client, name)
+
+    follower = Follower(Endpoint(), NAMES, FUNCTION_KINDS, None, 0, print, print, live=live_tail)
+    arns, reason = follower.live_tail_targets()
+    assert (arns is not None) == live
+    if not live:
+        assert reason == f"Live Tail needs AWS itself, not the endpoint {endpoint}"
+
+
+@pytest.mark.slow
+def test_follow_as_a_real_process_against_a_moto_server_and_sigint(tmp_path: Any) -> None:
+    """The real entry point in its own process: history, a new event found by polling (Live
+    Tail is not tried against an emulator endpoint), then SIGINT: exit 0, no traceback."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    proc = None
+    try:
+        host, port = server.get_host_and_port()
+        url = f"http://{host}:{port}"
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith("AWS_") and key != "CHATBOT_STACK"
+        }
+        env.update(
+            AWS_ENDPOINT_URL=url,
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_DEFAULT_REGION=REGION,
+            AWS_CONFIG_FILE=str(tmp_path / "none"),
+            AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+            COLUMNS="200",
+        )
+        logs = boto3.client(
+            "logs",
+            endpoint_url=url,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        for kind in FUNCTION_KINDS:
+            put(logs, kind, "s", [(now_ms() - 1000, f"{kind} before")])
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "chatbot_deploy", "logs", "--follow"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None
+        watchdog = threading.Timer(60, proc.kill)  # never hang the suite on a blocked read
+        watchdog.start()
+        seen = [proc.stdout.readline() for _ in FUNCTION_KINDS]
+        put(logs, "chat", "s", [(now_ms(), "chat while following")])
+        seen.append(proc.stdout.readline())  # blocks until the poll finds it
+        proc.send_signal(signal.SIGINT)
+        rest, stderr = proc.communicate(timeout=30)
+        watchdog.cancel()
+        assert proc.returncode == 0, stderr
+        assert [m for _, m in lines_of("".join(seen))] == [
+            "login before",
+            "chat before",
+            "authorizer before",
+            "chat while following",
+        ]
+        assert rest == ""
+        assert "Live Tail needs AWS itself" in stderr
+        assert stderr.rstrip().endswith("Stopped.")
+        assert "Traceback" not in stderr
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        server.stop()

@@ -36,7 +36,7 @@ def logs(
     functions: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[FUNCTION]...",
+            metavar="FUNCTION",
             help="Which functions: login, chat, authorizer (default: all three).",
             show_default=False,
         ),
@@ -66,13 +66,14 @@ def logs(
     region: Region = None,
     profile: Profile = None,
 ) -> None:
-    """Print the logs of the stack's functions, merged in time order, one line per event
-    with the function's name in its own colour.
+    """Print the logs of the stack's functions merged in time order, one line per event, each
+    with its function's name in its own colour.
 
-    Lambda's START, END and INIT_START lines are hidden and REPORT lines shortened to
-    duration and memory unless --verbose. With --follow, new events are streamed with
-    CloudWatch Logs Live Tail where available, otherwise by polling every 2 seconds, until
-    Ctrl-C. A function that never ran has no log group yet; that is not an error.
+    Lambda's START, END and INIT_START lines are hidden, REPORT lines shortened (--verbose).
+
+    --follow streams new events (Live Tail, else polling every 2 s) until Ctrl-C.
+
+    A function that never ran has no log group yet: that is not an error.
     """
     kinds = _kinds(functions)
     try:

@@ -50,14 +50,17 @@ def add_user(
     region: Region = None,
     profile: Profile = None,
 ) -> None:
-    """Add a user who can log in to the chatbot, or change a password with --update.
+    """Add a user who can log in to the chatbot, or change a user's password with --update.
 
-    USERNAME is 1-64 letters, digits and _ . @ -. The password (at least 8 characters) is
-    asked twice without echo, or read from one line of standard input with
-    --password-stdin. It is stored hashed with the same code the login function uses.
+    USERNAME: 1-64 letters, digits and _ . @ - ; password: at least 8 characters.
 
-    An existing user is never overwritten without --update, and --update never creates a
-    user. A refused command changes nothing.
+    The password is asked twice without echo, or read from one line with --password-stdin.
+
+    It is stored hashed with the same code the login function uses to check it.
+
+    A user is never overwritten without --update; --update never creates a user.
+
+    A refused command changes nothing.
     """
     validate_username(username)
     aws = connect(profile, region)
@@ -82,8 +85,10 @@ def remove_user(
     region: Region = None,
     profile: Profile = None,
 ) -> None:
-    """Remove a user: they can no longer log in (tokens already issued stay valid until
-    they expire). Asks for confirmation unless --yes."""
+    """Remove a user: they can no longer log in. Asks for confirmation unless --yes.
+
+    Tokens already issued stay valid until they expire.
+    """
     if not username:
         raise UserError("invalid username: it is empty")
     aws = connect(profile, region)

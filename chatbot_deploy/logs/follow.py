@@ -1,15 +1,17 @@
 """`logs --follow`: new events as they arrive, until Ctrl-C.
 
-CloudWatch Logs Live Tail is used when the client knows ``start_live_tail`` and every chosen
-log group exists (a session only covers groups that exist when it starts). Otherwise, or
-when Live Tail is refused (no ``logs:StartLiveTail`` permission, an emulator without it) or
-its stream ends early, new events are found by polling ``filter_log_events``: each poll looks
-a little into the past (events reach CloudWatch a few seconds after their timestamp) and
-de-duplicates by event id. A 3-hour Live Tail session timeout simply starts a new session.
+CloudWatch Logs Live Tail is used when the client knows ``start_live_tail``, talks to AWS
+itself (emulators answer the call but stream nothing) and every chosen log group exists (a
+session only covers groups that exist when it starts). Otherwise, or when Live Tail is
+refused (no ``logs:StartLiveTail`` permission) or its stream ends early, new events are found
+by polling ``filter_log_events``: each poll looks a little into the past (events reach
+CloudWatch a few seconds after their timestamp) and de-duplicates by event id. A Live Tail
+session's 3-hour timeout simply starts a new session.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from chatbot_deploy.names import StackNames
 POLL_INTERVAL_S = 2.0
 MAX_POLL_INTERVAL_S = 30.0
 LOOKBACK_MS = 60_000
+AWS_ENDPOINT_RE = re.compile(r"https://[a-z0-9.-]+\.(amazonaws\.com(\.cn)?|api\.aws)/?$")
 THROTTLING_CODES = {"ThrottlingException", "LimitExceededException", "TooManyRequestsException"}
 
 Emit = Callable[[list[LogEvent]], None]
@@ -128,6 +131,9 @@ class Follower:
         """``({ARN: kind}, "")`` when Live Tail can be used, else ``(None, reason)``."""
         if self.live is None or not hasattr(self.client, "start_live_tail"):
             return None, "Live Tail is not available in this boto3 version"
+        endpoint = str(getattr(self.client.meta, "endpoint_url", ""))
+        if not AWS_ENDPOINT_RE.match(endpoint):
+            return None, f"Live Tail needs AWS itself, not the endpoint {endpoint}"
         found = existing_groups(self.client, self.names, self.kinds)
         missing = [kind for kind in self.kinds if kind not in found]
         if missing:
