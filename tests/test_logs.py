@@ -4,15 +4,22 @@ all against moto's CloudWatch Logs; Live Tail failures injected."""
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import signal
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import botocore.exceptions
 import pytest
 from moto import mock_aws
+from moto.server import ThreadedMotoServer
 
 from chatbot_deploy.commands import logs as logs_command
 from chatbot_deploy.logs import follow as follow_module
@@ -462,6 +469,35 @@ def test_live_tail_failure_falls_back_to_polling(
     assert rec.messages == ["login old", "chat old", "authorizer old", "after fallback"]
 
 
+def test_events_shown_by_live_tail_are_not_shown_again_by_polling(client: Any) -> None:
+    all_groups(client)
+    polled = fetch(client, NAMES, FUNCTION_KINDS, 0).events
+    login_old = next(event for event in polled if event.kind == "login")
+    # What Live Tail reports for that same event: no event id.
+    from_live = LogEvent(login_old.timestamp, "login", login_old.message, login_old.stream)
+
+    def live_then_end(*args: Any) -> Any:
+        yield [from_live]
+        raise LiveTailEnded("the Live Tail session ended")
+
+    rec = Recorder()
+    follower = Follower(
+        client,
+        NAMES,
+        FUNCTION_KINDS,
+        None,
+        0,
+        rec.emit,
+        rec.notices.append,
+        live=live_then_end,
+        sleep=scripted_sleep([]),
+    )
+    with pytest.raises(KeyboardInterrupt):
+        follower.run()
+    assert rec.messages == ["login old", "chat old", "authorizer old"]
+    assert rec.batches[0] == [from_live]
+
+
 def test_no_live_tail_in_old_botocore_falls_back(client: Any) -> None:
     all_groups(client)
 
@@ -609,21 +645,17 @@ def test_live_tail_only_against_aws_itself(client: Any, endpoint: str, live: boo
         assert reason == f"Live Tail needs AWS itself, not the endpoint {endpoint}"
 
 
-@pytest.mark.slow
-def test_follow_as_a_real_process_against_a_moto_server_and_sigint(tmp_path: Any) -> None:
-    """The real entry point in its own process: history, a new event found by polling (Live
-    Tail is not tried against an emulator endpoint), then SIGINT: exit 0, no traceback."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import threading
+@dataclass
+class MotoServer:
+    url: str
+    env: dict[str, str]  # for the CLI process: fake credentials, this endpoint
+    logs: Any
 
-    from moto.server import ThreadedMotoServer
 
+@pytest.fixture
+def moto_server(tmp_path: Any) -> Iterator[MotoServer]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
-    proc = None
     try:
         host, port = server.get_host_and_port()
         url = f"http://{host}:{port}"
@@ -648,37 +680,80 @@ def test_follow_as_a_real_process_against_a_moto_server_and_sigint(tmp_path: Any
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
         )
-        for kind in FUNCTION_KINDS:
-            put(logs, kind, "s", [(now_ms() - 1000, f"{kind} before")])
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "chatbot_deploy", "logs", "--follow"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        yield MotoServer(url, env, logs)
+    finally:
+        server.stop()
+
+
+def start_cli(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chatbot_deploy", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    watchdog = threading.Timer(60, proc.kill)  # never hang the suite on a blocked read
+    watchdog.daemon = True
+    watchdog.start()
+    return proc
+
+
+@pytest.mark.slow
+def test_follow_as_a_real_process_against_a_moto_server_and_sigint(
+    moto_server: MotoServer,
+) -> None:
+    """The real entry point in its own process: history, a new event found by polling (Live
+    Tail is not tried against an emulator endpoint), then SIGINT: exit 0, no traceback."""
+    for kind in FUNCTION_KINDS:
+        put(moto_server.logs, kind, "s", [(now_ms() - 1000, f"{kind} before")])
+    proc = start_cli(moto_server.env, "logs", "--follow")
+    try:
         assert proc.stdout is not None
-        watchdog = threading.Timer(60, proc.kill)  # never hang the suite on a blocked read
-        watchdog.start()
         seen = [proc.stdout.readline() for _ in FUNCTION_KINDS]
-        put(logs, "chat", "s", [(now_ms(), "chat while following")])
+        put(moto_server.logs, "chat", "s", [(now_ms(), "chat while following")])
         seen.append(proc.stdout.readline())  # blocks until the poll finds it
         proc.send_signal(signal.SIGINT)
         rest, stderr = proc.communicate(timeout=30)
-        watchdog.cancel()
-        assert proc.returncode == 0, stderr
-        assert [m for _, m in lines_of("".join(seen))] == [
-            "login before",
-            "chat before",
-            "authorizer before",
-            "chat while following",
-        ]
-        assert rest == ""
-        assert "Live Tail needs AWS itself" in stderr
-        assert stderr.rstrip().endswith("Stopped.")
-        assert "Traceback" not in stderr
     finally:
-        if proc is not None and proc.poll() is None:
+        if proc.poll() is None:
             proc.kill()
             proc.communicate()
-        server.stop()
+    assert proc.returncode == 0, stderr
+    assert [m for _, m in lines_of("".join(seen))] == [
+        "login before",
+        "chat before",
+        "authorizer before",
+        "chat while following",
+    ]
+    assert rest == ""
+    assert "Live Tail needs AWS itself" in stderr
+    assert stderr.rstrip().endswith("Stopped.")
+    assert "Traceback" not in stderr
+
+
+@pytest.mark.slow
+def test_logs_piped_into_a_reader_that_stops_early(moto_server: MotoServer) -> None:
+    """`chatbot-deploy logs | head -1`: no BrokenPipeError traceback (Typer's EPIPE handling:
+    a quiet exit with code 1)."""
+    start = now_ms() - 100_000
+    put(
+        moto_server.logs,
+        "chat",
+        "s",
+        [(start + i, f"event {i:05d} " + "x" * 100) for i in range(3000)],
+    )
+    proc = start_cli(moto_server.env, "logs", "chat")
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        proc.stdout.close()
+        stderr = proc.stderr.read() if proc.stderr else ""
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "event 00000" in first
+    assert stderr == ""
+    assert proc.returncode == 1

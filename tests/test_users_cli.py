@@ -180,6 +180,23 @@ def test_short_password_from_prompt_is_refused(dynamodb: Any) -> None:
     assert items(dynamodb) == {}
 
 
+def test_password_stdin_refuses_a_terminal(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Typing into --password-stdin would show the password: refused before reading."""
+    import io
+
+    from chatbot_deploy.commands import users as users_command
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal("typed password\n")
+    monkeypatch.setattr("sys.stdin", terminal)
+    with pytest.raises(UserError, match="expects the password piped in"):
+        users_command.read_password(from_stdin=True)
+    assert terminal.tell() == 0
+
+
 def test_empty_stdin_is_refused(dynamodb: Any) -> None:
     result = run("add-user", "alice", "--password-stdin", input="")
     assert result.code == 1

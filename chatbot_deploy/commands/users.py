@@ -23,6 +23,11 @@ Username = Annotated[str, typer.Argument(metavar="USERNAME", show_default=False)
 def read_password(from_stdin: bool) -> str:
     """One line from standard input, or a hidden prompt asked twice. Never echoed."""
     if from_stdin:
+        if sys.stdin.isatty():
+            raise UserError(
+                "--password-stdin expects the password piped in, not typed (it would show); "
+                "leave it out to be asked without echo"
+            )
         line = sys.stdin.readline()
         if not line:
             raise UserError("--password-stdin: nothing on standard input")

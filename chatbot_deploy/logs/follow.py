@@ -85,6 +85,10 @@ def live_tail(
     raise LiveTailEnded("the Live Tail session ended")
 
 
+def content_key(event: LogEvent) -> str:
+    return f"{event.kind}\0{event.stream}\0{event.timestamp}\0{event.message}"
+
+
 @dataclass
 class Poller:
     """Finds new events by polling ``filter_log_events``, each event reported once."""
@@ -94,12 +98,12 @@ class Poller:
     pattern: str | None
     floor_ms: int  # never look before this (the start of --since)
     lookback_ms: int = LOOKBACK_MS
-    seen: dict[str, int] = field(default_factory=dict)  # event id -> timestamp
+    # event id (or content_key() for Live Tail events, which have no id) -> timestamp
+    seen: dict[str, int] = field(default_factory=dict)
 
     def remember(self, events: Iterable[LogEvent]) -> None:
         for event in events:
-            if event.event_id is not None:
-                self.seen[event.event_id] = event.timestamp
+            self.seen[event.event_id or content_key(event)] = event.timestamp
 
     def poll(self, now_ms: int) -> list[LogEvent]:
         start = max(self.floor_ms, now_ms - self.lookback_ms)
@@ -107,7 +111,11 @@ class Poller:
             group_events(self.client, group, kind, start, self.pattern) or []
             for kind, group in self.groups.items()
         ]
-        new = [event for event in merged(batches) if event.event_id not in self.seen]
+        new = [
+            event
+            for event in merged(batches)
+            if event.event_id not in self.seen and content_key(event) not in self.seen
+        ]
         self.remember(new)
         self.seen = {key: ts for key, ts in self.seen.items() if ts >= start}
         return new
@@ -143,14 +151,16 @@ class Follower:
 
     def run(self, already_shown: Iterable[LogEvent] = ()) -> None:
         """Stream until interrupted (KeyboardInterrupt propagates to the caller)."""
+        shown = list(already_shown)
         arns, reason = self.live_tail_targets()
         if arns is not None and self.live is not None:
-            reason = self._live(arns)
+            reason = self._live(arns, shown)
         self.notice(f"{reason}; polling every {self.interval_s:g} s")
-        self._poll(already_shown)
+        self._poll(shown)
 
-    def _live(self, arns: Mapping[str, str]) -> str:
-        """Run Live Tail sessions; return why polling must take over."""
+    def _live(self, arns: Mapping[str, str], shown: list[LogEvent]) -> str:
+        """Run Live Tail sessions; return why polling must take over. What was shown is
+        added to ``shown`` so that polling does not show it again."""
         assert self.live is not None
         self.notice("Following with CloudWatch Logs Live Tail (Ctrl-C to stop)")
         while True:
@@ -158,6 +168,10 @@ class Follower:
                 for batch in self.live(self.client, arns, self.pattern):
                     if batch:
                         self.emit(batch)
+                        shown.extend(batch)
+                        cutoff = batch[-1].timestamp - LOOKBACK_MS
+                        if shown[0].timestamp < cutoff:
+                            shown[:] = [event for event in shown if event.timestamp >= cutoff]
             except LiveTailEnded as exc:
                 return str(exc)
             except botocore.exceptions.ClientError as exc:
