@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from chatbot_lambda import parameters, settings
@@ -38,9 +39,13 @@ def reset() -> None:
 
 @http_handler
 def handler(event: Event, context: Any) -> Response:
-    username = authorizer_context(event).get("username")
-    if not isinstance(username, str) or not username:
+    context = authorizer_context(event)
+    username = context.get("username")
+    expires_at = context.get("expires_at")
+    if not isinstance(username, str) or not username or not isinstance(expires_at, int):
         return error_response(401, "not authenticated")
+    if expires_at <= time.time():
+        return error_response(401, "session expired; log in again")
     request = parse_chat(event)
     config = settings.ChatSettings.from_env()
     try:
