@@ -9,7 +9,7 @@ from typing import Any
 from chatbot_lambda import parameters, settings
 from chatbot_lambda.handler import http_handler
 from chatbot_lambda.http import Event, Response, authorizer_context, error_response, json_response
-from chatbot_lambda.upstream import Upstream, UpstreamError
+from chatbot_lambda.upstream import Upstream
 from chatbot_lambda.validation import parse_chat
 
 KEY_MISSING = (
@@ -55,10 +55,7 @@ def handler(event: Event, context: Any) -> Response:
     messages = [message.as_dict() for message in request.messages]
     if config.system_prompt:
         messages.insert(0, {"role": "system", "content": config.system_prompt})
-    try:
-        completion = upstream.complete(messages)
-    except UpstreamError as exc:
-        return error_response(exc.status, exc.message)
+    completion = upstream.complete(messages)  # UpstreamError -> its status, via http_handler
     return json_response(
         200,
         {
