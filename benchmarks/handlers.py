@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,8 +50,19 @@ def lambda_like_dir(explicit: str | None) -> Path:
     if not marker.exists():
         print(f"building a Lambda-like package dir in {target} (pip, once) ...", flush=True)
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--target",
-             str(target), "-r", str(LAMBDA_SRC / "requirements.txt"), "boto3"],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-compile",
+                "--target",
+                str(target),
+                "-r",
+                str(LAMBDA_SRC / "requirements.txt"),
+                "boto3",
+            ],
             check=True,
         )
         marker.write_text("ok")
@@ -63,7 +75,10 @@ def import_ms(module: str, paths: list[str], isolated: bool) -> list[float]:
     for _ in range(RUNS):
         out = subprocess.run(
             [sys.executable, *flags, "-c", IMPORT_SNIPPET.format(paths=paths, module=module)],
-            capture_output=True, text=True, check=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""},
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""},
         )
         results.append(float(out.stdout.strip()))
     return results
@@ -90,7 +105,9 @@ def authorizer_first_call_ms() -> list[float]:
     for _ in range(3):
         out = subprocess.run(
             [sys.executable, "-c", FIRST_CALL_SNIPPET.format(paths=[str(LAMBDA_SRC)])],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         results.append(float(out.stdout.strip().splitlines()[-1]))
     return results
@@ -130,8 +147,9 @@ def section_kdf() -> None:
 
 
 def start(cmd: list[str], env: dict[str, str], ready: str) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=env, cwd=ROOT)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT
+    )
     assert proc.stdout is not None
     seen = ""
     while True:
@@ -144,8 +162,9 @@ def start(cmd: list[str], env: dict[str, str], ready: str) -> tuple[subprocess.P
             return proc, seen
 
 
-def post(conn: http.client.HTTPConnection, path: str, body: dict[str, object],
-         headers: dict[str, str]) -> tuple[int, bytes]:
+def post(
+    conn: http.client.HTTPConnection, path: str, body: Mapping[str, object], headers: dict[str, str]
+) -> tuple[int, bytes]:
     conn.request("POST", path, json.dumps(body), {"content-type": "application/json", **headers})
     resp = conn.getresponse()
     return resp.status, resp.read()
@@ -157,9 +176,18 @@ def section_local(seconds: float, clients: int = 8) -> None:
     base_url = first.strip().splitlines()[-1]
     env.update(OPENAI_API_KEY="sk-bench", OPENAI_BASE_URL=base_url, COLUMNS="200")
     local, output = start(
-        [sys.executable, "-m", "chatbot_deploy", "local", "--port", "0", "--user",
-         "bench:bench-password-1"],
-        env, "Press Ctrl-C",
+        [
+            sys.executable,
+            "-m",
+            "chatbot_deploy",
+            "local",
+            "--port",
+            "0",
+            "--user",
+            "bench:bench-password-1",
+        ],
+        env,
+        "Press Ctrl-C",
     )
     try:
         import re
@@ -167,7 +195,9 @@ def section_local(seconds: float, clients: int = 8) -> None:
         port = int(re.search(r"http://127\.0\.0\.1:(\d+)/", output).group(1))  # type: ignore[union-attr]
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         t = time.perf_counter()
-        status, body = post(conn, "/login", {"username": "bench", "password": "bench-password-1"}, {})
+        status, body = post(
+            conn, "/login", {"username": "bench", "password": "bench-password-1"}, {}
+        )
         login_ms = (time.perf_counter() - t) * 1000
         assert status == 200, body
         token = json.loads(body)["token"]
