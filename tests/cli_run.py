@@ -4,11 +4,16 @@ stderr captured and click's prompts fed from ``input``."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
+import boto3
 import pytest
+from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
 from chatbot_deploy import cli
@@ -68,3 +73,58 @@ def fake_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[None]:
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
     yield
+
+
+@dataclass
+class MotoServer:
+    url: str
+    env: dict[str, str]  # for the CLI process: fake credentials, this endpoint
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,  # type: ignore[call-overload]
+            endpoint_url=self.url,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+
+@pytest.fixture
+def moto_server(tmp_path: Any) -> Iterator[MotoServer]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        url = f"http://{host}:{port}"
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith("AWS_") and key != "CHATBOT_STACK"
+        }
+        env.update(
+            AWS_ENDPOINT_URL=url,
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_DEFAULT_REGION=REGION,
+            AWS_CONFIG_FILE=str(tmp_path / "none"),
+            AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+            COLUMNS="200",
+        )
+        yield MotoServer(url, env)
+    finally:
+        server.stop()
+
+
+def start_cli(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chatbot_deploy", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    watchdog = threading.Timer(60, proc.kill)  # never hang the suite on a blocked read
+    watchdog.daemon = True
+    watchdog.start()
+    return proc

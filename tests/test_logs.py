@@ -4,22 +4,16 @@ all against moto's CloudWatch Logs; Live Tail failures injected."""
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import botocore.exceptions
 import pytest
 from moto import mock_aws
-from moto.server import ThreadedMotoServer
 
 from chatbot_deploy.commands import logs as logs_command
 from chatbot_deploy.logs import follow as follow_module
@@ -28,9 +22,9 @@ from chatbot_deploy.logs.fetch import existing_groups, fetch, group_events, merg
 from chatbot_deploy.logs.follow import Follower, LiveTailEnded, Poller, kind_of, live_tail
 from chatbot_deploy.logs.render import COLOURS, Renderer
 from chatbot_deploy.names import FUNCTION_KINDS, StackNames
-from tests.cli_run import REGION, fake_aws_env, run
+from tests.cli_run import REGION, MotoServer, fake_aws_env, moto_server, run, start_cli
 
-__all__ = ["fake_aws_env"]
+__all__ = ["fake_aws_env", "moto_server"]  # fixtures, used by name
 
 NAMES = StackNames("chatbot")
 REQUEST_ID = "8f5e2b1a-3c4d-4e5f-9a0b-1c2d3e4f5a6b"
@@ -645,60 +639,6 @@ def test_live_tail_only_against_aws_itself(client: Any, endpoint: str, live: boo
         assert reason == f"Live Tail needs AWS itself, not the endpoint {endpoint}"
 
 
-@dataclass
-class MotoServer:
-    url: str
-    env: dict[str, str]  # for the CLI process: fake credentials, this endpoint
-    logs: Any
-
-
-@pytest.fixture
-def moto_server(tmp_path: Any) -> Iterator[MotoServer]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        url = f"http://{host}:{port}"
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith("AWS_") and key != "CHATBOT_STACK"
-        }
-        env.update(
-            AWS_ENDPOINT_URL=url,
-            AWS_ACCESS_KEY_ID="testing",
-            AWS_SECRET_ACCESS_KEY="testing",
-            AWS_DEFAULT_REGION=REGION,
-            AWS_CONFIG_FILE=str(tmp_path / "none"),
-            AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
-            COLUMNS="200",
-        )
-        logs = boto3.client(
-            "logs",
-            endpoint_url=url,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        yield MotoServer(url, env, logs)
-    finally:
-        server.stop()
-
-
-def start_cli(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "chatbot_deploy", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    watchdog = threading.Timer(60, proc.kill)  # never hang the suite on a blocked read
-    watchdog.daemon = True
-    watchdog.start()
-    return proc
-
-
 @pytest.mark.slow
 def test_follow_as_a_real_process_against_a_moto_server_and_sigint(
     moto_server: MotoServer,
@@ -706,12 +646,12 @@ def test_follow_as_a_real_process_against_a_moto_server_and_sigint(
     """The real entry point in its own process: history, a new event found by polling (Live
     Tail is not tried against an emulator endpoint), then SIGINT: exit 0, no traceback."""
     for kind in FUNCTION_KINDS:
-        put(moto_server.logs, kind, "s", [(now_ms() - 1000, f"{kind} before")])
+        put(moto_server.client("logs"), kind, "s", [(now_ms() - 1000, f"{kind} before")])
     proc = start_cli(moto_server.env, "logs", "--follow")
     try:
         assert proc.stdout is not None
         seen = [proc.stdout.readline() for _ in FUNCTION_KINDS]
-        put(moto_server.logs, "chat", "s", [(now_ms(), "chat while following")])
+        put(moto_server.client("logs"), "chat", "s", [(now_ms(), "chat while following")])
         seen.append(proc.stdout.readline())  # blocks until the poll finds it
         proc.send_signal(signal.SIGINT)
         rest, stderr = proc.communicate(timeout=30)
@@ -738,7 +678,7 @@ def test_logs_piped_into_a_reader_that_stops_early(moto_server: MotoServer) -> N
     a quiet exit with code 1)."""
     start = now_ms() - 100_000
     put(
-        moto_server.logs,
+        moto_server.client("logs"),
         "chat",
         "s",
         [(start + i, f"event {i:05d} " + "x" * 100) for i in range(3000)],

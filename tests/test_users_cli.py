@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from typing import Any
 
 import boto3
@@ -17,9 +18,9 @@ from chatbot_deploy.local.emulator import new_container
 from chatbot_deploy.names import StackNames
 from chatbot_deploy.userstore import UserStore
 from chatbot_lambda import login, passwords, users
-from tests.cli_run import REGION, fake_aws_env, run
+from tests.cli_run import REGION, MotoServer, fake_aws_env, moto_server, run
 
-__all__ = ["fake_aws_env"]  # the fixture, used by name
+__all__ = ["fake_aws_env", "moto_server"]  # fixtures, used by name
 
 STACK = "chatbot"
 NAMES = StackNames(STACK)
@@ -510,3 +511,65 @@ def test_added_user_can_log_in_through_the_real_login_handler(
         assert gone["statusCode"] == 401
     finally:
         new_container()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs a pseudo-terminal")
+def test_password_prompt_on_a_real_terminal_is_not_echoed(moto_server: MotoServer) -> None:
+    """The real process on a pseudo-terminal: both prompts shown, the typed password never
+    appears on the terminal, and the stored hash verifies it."""
+    import pty
+    import select
+    import sys
+    import time
+
+    dynamodb = moto_server.client("dynamodb")
+    create_users_table(dynamodb)
+    secret = b"typed-on-a-tty-42"
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: become the CLI
+        os.execve(
+            sys.executable,
+            [sys.executable, "-m", "chatbot_deploy", "add-user", "alice"],
+            moto_server.env,
+        )
+    screen = b""
+
+    def read_until(token: bytes) -> None:
+        nonlocal screen
+        deadline = time.monotonic() + 60
+        while token not in screen and time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(fd, 1024)
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                screen += chunk
+
+    done = 0
+    try:
+        # Click writes "Password:" and then lets getpass write the last " " once echo is off:
+        # type only after that, as a person would.
+        read_until(b"Password: ")
+        os.write(fd, secret + b"\n")
+        read_until(b"Repeat for confirmation: ")
+        os.write(fd, secret + b"\n")
+        read_until(b"added")
+        deadline = time.monotonic() + 30
+        done, status = os.waitpid(pid, os.WNOHANG)
+        while not done and time.monotonic() < deadline:
+            time.sleep(0.1)
+            done, status = os.waitpid(pid, os.WNOHANG)
+    finally:
+        if not done:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0, screen
+    assert b"User 'alice' added" in screen
+    assert secret not in screen
+    found = dynamodb.get_item(TableName=NAMES.users_table, Key=users.key("alice"))["Item"]
+    assert passwords.verify_password(secret.decode(), found[users.HASH_ATTRIBUTE]["S"])

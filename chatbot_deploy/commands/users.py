@@ -77,10 +77,10 @@ def add_user(
     password = validate_password(read_password(password_stdin))
     if update:
         store.set_password(username, password)
-        err.print(f"Password of user '{username}' changed in {store.where}.")
+        err.print(f"Password of user '{username}' changed in {store.where}.", highlight=False)
     else:
         store.add(username, password)
-        err.print(f"User '{username}' added to {store.where}.")
+        err.print(f"User '{username}' added to {store.where}.", highlight=False)
 
 
 def remove_user(
@@ -102,7 +102,7 @@ def remove_user(
     if not yes:
         typer.confirm(f"Remove user '{username}' from {store.where}?", abort=True, err=True)
     store.remove(username)
-    err.print(f"User '{username}' removed from {store.where}.")
+    err.print(f"User '{username}' removed from {store.where}.", highlight=False)
 
 
 def list_users(
@@ -125,7 +125,10 @@ def list_users(
         typer.echo(json.dumps(document, indent=2))
         return
     if not found:
-        err.print(f"No users in {store.where}. Add one with `chatbot-deploy add-user NAME`.")
+        err.print(
+            f"No users in {store.where}. Add one with `chatbot-deploy add-user NAME`.",
+            highlight=False,
+        )
         return
     table = Table("user", "created", box=None, header_style="bold")
     for info in found:
