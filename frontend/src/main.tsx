@@ -1,6 +1,6 @@
 import "./styles.css";
 
-import { render } from "preact";
+import { type VNode, render } from "preact";
 
 import { createApi } from "./api";
 import { App } from "./App";
@@ -23,16 +23,21 @@ function StartupError({ message }: { message: string }) {
   );
 }
 
+/** Replace what the page shows: the "Loading…" placeholder (which render() would keep, not
+ * having made it) or an earlier screen. */
+function show(screen: VNode) {
+  render(null, root);
+  root.replaceChildren();
+  render(screen, root);
+}
+
 async function start() {
   try {
     const config = await loadConfig();
-    render(
-      <App config={config} api={createApi(config.apiUrl)} storage={browserStorage()} />,
-      root,
-    );
+    show(<App config={config} api={createApi(config.apiUrl)} storage={browserStorage()} />);
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
-    render(<StartupError message={`Could not read the app's configuration: ${detail}.`} />, root);
+    show(<StartupError message={`Could not read the app's configuration: ${detail}.`} />);
   }
 }
 
