@@ -18,7 +18,7 @@ from openai.types.chat import ChatCompletionMessageParam
 logger = logging.getLogger("chatbot.upstream")
 
 # API Gateway ends an HTTP API integration after 30 s; one attempt must end well before.
-CONNECT_TIMEOUT_S = 5.0
+CONNECT_TIMEOUT_S = 3.0
 READ_TIMEOUT_S = 25.0
 MAX_RETRIES = 0
 

@@ -87,6 +87,7 @@ def answer_for(content: str) -> str:
 class _Handler(BaseHTTPRequestHandler):
     owner: FakeOpenAI
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -196,3 +197,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(f"data: {json.dumps(final)}\n\ndata: [DONE]\n\n".encode())
         self.wfile.flush()
         self.close_connection = True
+
+
+def main() -> None:
+    """Serve until killed; prints the base URL on the first line (used by benchmarks)."""
+    import signal
+
+    server = FakeOpenAI().start()
+    print(server.base_url, flush=True)
+    signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()
