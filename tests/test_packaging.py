@@ -104,11 +104,8 @@ def test_wheel_ships_the_built_web_app(wheel: Path, tmp_path: Path):
     assert any(n.endswith(".js") for n in assets) and any(n.endswith(".css") for n in assets)
     assert not any("node_modules" in n or n.startswith("frontend/") for n in names)
     target = tmp_path / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index"]
-        + ["--target", str(target), str(wheel)],  # noqa: RUF005
-        check=True,
-    )
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index"]
+    subprocess.run([*pip, "--target", str(target), str(wheel)], check=True)
     probe = "from chatbot_deploy import paths; print(paths.web_dist())"
     env = {**os.environ, "PYTHONPATH": str(target)}
     out = subprocess.run(
