@@ -23,6 +23,7 @@ export interface Conversation {
 export const MAX_MESSAGES = 100;
 export const MAX_MESSAGE_CHARS = 32_000;
 export const MAX_TOTAL_CHARS = 100_000;
+export const MAX_BODY_BYTES = 256 * 1024;
 export const TITLE_CHARS = 60;
 
 const KEY_PREFIX = "chatbot-deploy:conversations:";
@@ -67,19 +68,33 @@ export function awaitsAnswer(conversation: Conversation): boolean {
   return conversation.messages.at(-1)?.role === "user";
 }
 
+const utf8 = new TextEncoder();
+const EMPTY_BODY_BYTES = '{"messages":[]}'.length;
+
+/** Bytes a message adds to the JSON request body (with its comma). */
+function encodedBytes(message: ChatMessage): number {
+  return utf8.encode(JSON.stringify(message)).length + 1;
+}
+
 /**
  * The context sent with a request: the whole conversation, or, when it has outgrown the
- * API's limits, its most recent messages that fit (a message never gets cut in half).
+ * API's limits (message count, characters, body bytes), its most recent messages that fit
+ * (a message never gets cut in half).
  */
 export function contextFor(messages: readonly StoredMessage[]): ChatMessage[] {
   const picked: ChatMessage[] = [];
-  let total = 0;
+  let chars = 0;
+  let bytes = EMPTY_BODY_BYTES;
   for (let i = messages.length - 1; i >= 0 && picked.length < MAX_MESSAGES; i--) {
-    const message = messages[i]!;
-    if (message.content.length > MAX_MESSAGE_CHARS) break;
-    if (total + message.content.length > MAX_TOTAL_CHARS) break;
-    total += message.content.length;
-    picked.push({ role: message.role, content: message.content });
+    const { role, content } = messages[i]!;
+    const message: ChatMessage = { role, content };
+    if (content.length > MAX_MESSAGE_CHARS) break;
+    if (chars + content.length > MAX_TOTAL_CHARS) break;
+    const size = encodedBytes(message);
+    if (bytes + size > MAX_BODY_BYTES) break;
+    chars += content.length;
+    bytes += size;
+    picked.push(message);
   }
   picked.reverse();
   // The API refuses a context that does not end with the user's message.

@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 
 import {
   type Conversation,
+  MAX_BODY_BYTES,
   MAX_MESSAGES,
   MAX_MESSAGE_CHARS,
   MAX_TOTAL_CHARS,
@@ -70,6 +71,16 @@ describe("context sent with a request", () => {
     expect(total).toBeLessThanOrEqual(MAX_TOTAL_CHARS);
     expect(context).toHaveLength(4);
     expect(context.every((m) => m.content === big || m.content === "now")).toBe(true);
+  });
+
+  it("keeps the JSON body within the API's byte limit (non-ASCII text is 3 bytes a char)", () => {
+    const cjk = "語".repeat(30_000); // 30,000 characters, 90,000 bytes
+    const messages = [msg("user", cjk), msg("assistant", cjk), msg("user", cjk), msg("user", "now")];
+    const context = contextFor(messages);
+    const body = new TextEncoder().encode(JSON.stringify({ messages: context })).length;
+    expect(body).toBeLessThanOrEqual(MAX_BODY_BYTES);
+    expect(context).toHaveLength(3); // chars alone (90,003) would have allowed all four
+    expect(context.at(-1)).toEqual({ role: "user", content: "now" });
   });
 
   it("stops at a message over the per-message limit", () => {
