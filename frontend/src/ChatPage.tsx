@@ -266,13 +266,13 @@ export function ChatPage(props: Props) {
             )}
             {current?.messages.map((message, index) =>
               message.role === "user" ? (
-                <section key={index} class="msg msg-user" aria-label="You said">
+                <article key={index} class="msg msg-user" aria-label="You said">
                   <div class="bubble">{message.content}</div>
-                </section>
+                </article>
               ) : (
-                <section key={index} class="msg msg-assistant" aria-label="Assistant answered">
+                <article key={index} class="msg msg-assistant" aria-label="Assistant answered">
                   <Markdown text={message.content} />
-                </section>
+                </article>
               ),
             )}
             {waiting && (

@@ -92,4 +92,4 @@ def send(page: Any, text: str) -> None:
 
 
 def answers(page: Any) -> Any:
-    return page.locator("section.msg-assistant")
+    return page.locator("article.msg-assistant")
