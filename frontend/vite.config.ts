@@ -29,18 +29,33 @@ function contentSecurityPolicy(): Plugin {
   };
 }
 
-// `npm run dev` talks to `chatbot-deploy local` on port 8000 (override with API_TARGET).
+// `npm run dev` talks to `chatbot-deploy local` on port 8000 (override with API_TARGET):
+// the API routes are proxied, and /config.json points the app at the dev server itself so
+// every call stays same-origin.
 const apiTarget = process.env.API_TARGET ?? "http://127.0.0.1:8000";
+
+function devConfig(): Plugin {
+  return {
+    name: "chatbot-dev-config",
+    apply: "serve",
+    configureServer(server) {
+      server.middlewares.use("/config.json", (req, res) => {
+        res.setHeader("content-type", "application/json");
+        res.setHeader("cache-control", "no-store");
+        res.end(JSON.stringify({ apiUrl: `http://${req.headers.host}`, stack: "dev" }));
+      });
+    },
+  };
+}
 
 export default defineConfig({
   // Relative asset URLs: the same build works at a site's root or below a prefix.
   base: "./",
   oxc: { jsx: { runtime: "automatic", importSource: "preact" } },
-  plugins: [contentSecurityPolicy()],
+  plugins: [contentSecurityPolicy(), devConfig()],
   build: { target: "es2022", sourcemap: false, assetsInlineLimit: 0 },
   server: {
     proxy: {
-      "/config.json": apiTarget,
       "/login": apiTarget,
       "/chat": apiTarget,
     },
