@@ -156,6 +156,15 @@ def test_rate_limit_shows_in_place_with_a_retry(page: Any, fake_openai: FakeOpen
     expect(page.locator(".msg-user")).to_have_count(1)
 
 
+def test_provider_failure_shows_the_api_error_text(page: Any) -> None:
+    sign_in(page)
+    send(page, "break [[server-error]]")
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("model provider")
+    expect(alert.get_by_role("button", name="Retry")).to_be_visible()
+    expect(answers(page)).to_have_count(0)
+
+
 def test_network_error_then_retry_gets_the_answer(page: Any) -> None:
     sign_in(page)
     page.route("**/chat", lambda route: route.abort("connectionrefused"))
