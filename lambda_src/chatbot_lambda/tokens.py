@@ -16,6 +16,11 @@ class IssuedToken(NamedTuple):
     expires_at: int
 
 
+class VerifiedToken(NamedTuple):
+    username: str
+    expires_at: int
+
+
 class InvalidToken(Exception):
     pass
 
@@ -27,8 +32,8 @@ def issue(username: str, secret: str, issuer: str, ttl_seconds: int) -> IssuedTo
     return IssuedToken(jwt.encode(claims, secret, algorithm=ALGORITHM), expires_at)
 
 
-def verify(token: str, secret: str, issuer: str) -> str:
-    """Return the username of a valid token; raise InvalidToken for anything else."""
+def verify(token: str, secret: str, issuer: str) -> VerifiedToken:
+    """The subject and expiry of a valid token; InvalidToken for anything else."""
     try:
         claims = jwt.decode(
             token,
@@ -42,4 +47,4 @@ def verify(token: str, secret: str, issuer: str) -> str:
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         raise InvalidToken("token has no subject")
-    return subject
+    return VerifiedToken(subject, int(claims["exp"]))

@@ -6,6 +6,7 @@ AWS is moto (through the same emulator `local` uses); the model is the fake Open
 import json
 import logging
 import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -115,10 +116,10 @@ def authorize(header_value):
 
 
 def test_authorizer_allows_a_fresh_token_and_passes_the_username(aws):
-    token = body_of(do_login())["token"]
-    assert authorize(f"Bearer {token}") == {
+    body = body_of(do_login())
+    assert authorize(f"Bearer {body['token']}") == {
         "isAuthorized": True,
-        "context": {"username": "alice"},
+        "context": {"username": "alice", "expires_at": body["expires_at"]},
     }
 
 
@@ -137,8 +138,9 @@ def test_authorizer_denies_an_expired_token(aws):
 # -- chat ------------------------------------------------------------------------------
 
 
-def chat_call(messages, username="alice"):
-    context = {"username": username} if username else {}
+def chat_call(messages, username="alice", expires_at=None):
+    expires_at = int(time.time()) + 60 if expires_at is None else expires_at
+    context = {"username": username, "expires_at": expires_at} if username else {}
     return chat.handler(http_event({"messages": messages}, context=context), None)
 
 
@@ -173,6 +175,12 @@ def test_chat_puts_the_system_prompt_first(fake_openai):
 
 def test_chat_without_authorizer_context_is_refused(aws):
     assert chat_call([{"role": "user", "content": "hi"}], username=None)["statusCode"] == 401
+
+
+def test_chat_refuses_a_token_that_expired_while_its_authorization_was_cached(aws):
+    response = chat_call([{"role": "user", "content": "hi"}], expires_at=int(time.time()) - 1)
+    assert response["statusCode"] == 401
+    assert "expired" in body_of(response)["error"]
 
 
 @pytest.mark.parametrize(
