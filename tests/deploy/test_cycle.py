@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from chatbot_deploy import app_spec
 from chatbot_deploy.app_spec import AppConfig
 from chatbot_deploy.deploy import api, iam, inventory, permissions
@@ -243,10 +245,8 @@ def test_teardown_after_half_finished_up(deployer, monkeypatch):
         raise RuntimeError("killed")
 
     monkeypatch.setattr(functions, "ensure_function", broken)
-    try:
+    with pytest.raises(RuntimeError):
         deployer.up()
-    except RuntimeError:
-        pass
     ctx = deployer.context()
     partial = inventory.take(ctx)
     assert partial.present and not all(r.present for r in partial.resources)
