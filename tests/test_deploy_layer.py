@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from chatbot_deploy import paths
-from chatbot_deploy.deploy import layer
+from chatbot_deploy.deploy import context, layer
 from chatbot_deploy.errors import UserError
 
 LINUX_ARM = "cp312-cp312-manylinux_2_17_aarch64"
@@ -191,6 +191,13 @@ def test_default_cache_dir_is_used_without_cache_dir(tmp_path, lock, monkeypatch
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     artifact = layer.build_layer("arm64", installer=FakeInstaller())
     assert artifact.zip_path.parent == tmp_path / "xdg" / "chatbot-deploy" / "layers"
+
+
+def test_python_version_follows_the_function_runtime():
+    assert f"python{layer.LAMBDA_PYTHON_VERSION}" == context.RUNTIME
+    assert layer.LAMBDA_PYTHON_VERSION == "3.12"
+    for arch in context.ARCHITECTURES:
+        assert layer.platforms(arch)
 
 
 def test_platform_tags():

@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chatbot_deploy import paths
+from chatbot_deploy.deploy.context import ARCHITECTURES, RUNTIME
 from chatbot_deploy.deploy.packaging import is_build_cache, tree_files, write_deterministic_zip
 from chatbot_deploy.errors import UserError
 
-LAMBDA_PYTHON_VERSION = "3.12"
+LAMBDA_PYTHON_VERSION = RUNTIME.removeprefix("python")  # "3.12"
 # manylinux2014 (glibc 2.17) is what AWS documents for Lambda; Lambda's python3.12 runs on
 # Amazon Linux 2023 (glibc 2.34), so manylinux_2_28 wheels run there too.
-_MACHINES = {"arm64": "aarch64", "x86_64": "x86_64"}
-ARCHITECTURES = tuple(_MACHINES)
+_MACHINES = {"arm64": "aarch64", "x86_64": "x86_64"}  # Lambda architecture -> wheel machine
 LAYER_ROOT = "python"  # Lambda puts /opt/python on sys.path
 # Bumped whenever the way the layer is made changes, so cached layers are rebuilt.
 _RECIPE = "pip-target-v1"
@@ -52,10 +52,9 @@ def platforms(arch: str) -> list[str]:
 
 
 def _machine(arch: str) -> str:
-    try:
-        return _MACHINES[arch]
-    except KeyError:
-        raise ValueError(f"unknown Lambda architecture {arch!r} (use arm64 or x86_64)") from None
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown Lambda architecture {arch!r} (use {' or '.join(ARCHITECTURES)})")
+    return _MACHINES[arch]
 
 
 def default_cache_dir() -> Path:
