@@ -294,3 +294,44 @@ def test_hashed_asset_detection(key, hashed):
 )
 def test_content_type(key, ctype):
     assert site.content_type(key) == ctype
+
+
+def test_hashed_assets_are_uploaded_before_the_pages_that_use_them(s3, dist):
+    events: list[tuple[str, str]] = []
+
+    def started(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["test_key"] = params["Key"]
+        events.append(("start", params["Key"]))
+
+    def finished(context: dict[str, Any], **_: Any) -> None:
+        events.append(("end", context["test_key"]))
+
+    s3.meta.events.register("provide-client-params.s3.PutObject", started)
+    s3.meta.events.register("after-call.s3.PutObject", finished)
+    site.sync_site(s3, BUCKET, dist, CONFIG, max_workers=8)
+    assets = {key for key in ALL_KEYS if site.is_hashed_asset(key)}
+    assert len(assets) == 3
+    last_asset_end = max(
+        i for i, (kind, key) in enumerate(events) if kind == "end" and key in assets
+    )
+    first_page_start = min(
+        i for i, (kind, key) in enumerate(events) if kind == "start" and key not in assets
+    )
+    assert last_asset_end < first_page_start
+
+
+def test_failed_asset_upload_leaves_the_old_index_in_place(s3, dist):
+    site.sync_site(s3, BUCKET, dist, CONFIG)
+    (dist / "assets" / "index-NEWhash1.js").write_text("console.log('v2')")
+    (dist / "index.html").write_text("<!doctype html><script src=/assets/index-NEWhash1.js>")
+
+    def fail_assets(params: dict[str, Any], **_: Any) -> None:
+        if params["Key"].startswith("assets/"):
+            raise RuntimeError("network down")
+
+    s3.meta.events.register("provide-client-params.s3.PutObject", fail_assets)
+    with pytest.raises(RuntimeError, match="network down"):
+        site.sync_site(s3, BUCKET, dist, CONFIG)
+    index = s3.get_object(Bucket=BUCKET, Key="index.html")["Body"].read()
+    assert b"index-Bq3xZ9_k.js" in index  # the old page, whose assets are all still there
+    assert "assets/index-Bq3xZ9_k.js" in _keys(s3)

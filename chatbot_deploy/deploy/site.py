@@ -17,6 +17,7 @@ import subprocess
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -93,13 +94,17 @@ class _LocalObject:
     content_type: str
     cache_control: str
 
+    @cached_property
+    def _md5(self) -> bytes:
+        return hashlib.md5(self.body, usedforsecurity=False).digest()
+
     @property
     def md5_hex(self) -> str:
-        return hashlib.md5(self.body, usedforsecurity=False).hexdigest()
+        return self._md5.hex()
 
     @property
     def md5_b64(self) -> str:
-        return base64.b64encode(hashlib.md5(self.body, usedforsecurity=False).digest()).decode()
+        return base64.b64encode(self._md5).decode()
 
 
 @dataclass
@@ -181,8 +186,8 @@ def sync_site(
     """Make `bucket` hold exactly the web app in `dist` plus `config.json`.
 
     Unchanged objects (same MD5, same Content-Type and Cache-Control) are not written;
-    objects the build no longer has are deleted. A second sync of the same files makes no
-    write call at all.
+    objects the build no longer has are deleted, last, so the old pages keep working until
+    the new ones are up. A second sync of the same files makes no write call at all.
     """
     if not (dist / "index.html").is_file():
         raise UserError(f"{dist} holds no built web app (index.html missing)")
@@ -199,8 +204,12 @@ def sync_site(
         )
         unchanged = {obj.key for obj, ok in zip(same_content, headers_ok, strict=True) if ok}
         to_upload = [obj for key, obj in local.items() if key not in unchanged]
-        # list() re-raises the first upload error, after the others have finished.
-        list(pool.map(lambda obj: _upload(s3_client, bucket, obj), to_upload))
+        # New hashed assets first, then the pages that reference them, so a visitor never
+        # gets an index.html whose scripts are not there yet. list() re-raises the first
+        # upload error (after the rest of that phase finished), stopping before index.html.
+        for phase in (True, False):
+            batch = [obj for obj in to_upload if is_hashed_asset(obj.key) is phase]
+            list(pool.map(lambda obj: _upload(s3_client, bucket, obj), batch))
 
     stale = sorted(set(remote) - set(local))
     _delete(s3_client, bucket, stale)
