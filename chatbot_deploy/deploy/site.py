@@ -283,7 +283,9 @@ def build_web(force: bool = False, source: Path | None = None, npm: str | None =
 
     In a checkout this runs `npm ci` (when node_modules is missing or package-lock.json
     changed) and `npm run build` in frontend/, unless the sources are exactly those of the
-    last build. In an installed package it returns the web app shipped in the wheel.
+    last build; `force` reinstalls and rebuilds regardless. `source` (default: the
+    checkout's frontend/) and `npm` (default: found on PATH) are for tests and odd setups.
+    In an installed package it returns the web app shipped in the wheel.
     """
     source = source or paths.frontend_source()
     if source is None:
