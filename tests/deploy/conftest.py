@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
@@ -124,6 +123,13 @@ class Deployer:
     def client(self, service: str) -> Any:
         return self.aws.client(service)
 
+    def on(self, event: str, handler: Handler) -> None:
+        """Hook `handler` into the clients made so far (each has its own copy of the
+        session's event hooks) and into those made later."""
+        self.aws.session.events.register(event, handler)
+        for client in self.aws._clients.values():
+            client.meta.events.register(event, handler)
+
 
 @pytest.fixture
 def deployer(moto, workspace) -> Deployer:
@@ -149,7 +155,3 @@ def error_response(code: str, message: str, status: int = 400) -> tuple[FakeHttp
         "Error": {"Code": code, "Message": message},
         "ResponseMetadata": {"HTTPStatusCode": status},
     }
-
-
-def inject(session: boto3.Session, event: str, handler: Handler) -> None:
-    session.events.register(event, handler)

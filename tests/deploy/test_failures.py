@@ -84,7 +84,7 @@ def get_authorizers(deployer) -> None:
         items = [_pascal(authorizer.to_json()) for authorizer in authorizers]
         return FakeHttp(200), {"Items": items}
 
-    deployer.aws.session.events.register("before-call", answer)
+    deployer.on("before-call", answer)
 
 
 def _pascal(item: dict[str, Any]) -> dict[str, Any]:
@@ -117,7 +117,7 @@ def test_fresh_up_writes_are_the_injected_ones(deployer):
 def test_failure_then_rerun_finishes_the_job(deployer, get_authorizers, service, operation, when):
     handler, state = _fail_once(service, operation, when)
     event = "before-call" if when == "before" else "after-call"
-    deployer.aws.session.events.register(event, handler)
+    deployer.on(event, handler)
     with pytest.raises((botocore.exceptions.EndpointConnectionError, Injected)):
         deployer.up()
     assert state["fired"]
