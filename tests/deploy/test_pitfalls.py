@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import botocore.exceptions
@@ -52,7 +52,8 @@ def test_role_retry_backs_off(monkeypatch):
     monkeypatch.setattr(functions, "sleep", slept.append)
     attempts = {"n": 0}
     refusal = botocore.exceptions.ClientError(
-        error_response("InvalidParameterValueException", ROLE_NOT_READY)[1], "CreateFunction"
+        cast(Any, error_response("InvalidParameterValueException", ROLE_NOT_READY)[1]),
+        "CreateFunction",
     )
 
     def create() -> str:
