@@ -101,7 +101,7 @@ def test_no_credentials(aws_env, monkeypatch, capsys):
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     monkeypatch.delenv("AWS_SESSION_TOKEN")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    code, out, err = run(monkeypatch, capsys, "up")
+    code, _, err = run(monkeypatch, capsys, "up")
     assert code == 1 and "Error: no AWS credentials found" in err
     assert "Traceback" not in err
 
