@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.config import Config
+
 from chatbot_deploy.app_spec import AppConfig
 from chatbot_deploy.aws import Aws
 from chatbot_deploy.names import StackNames
@@ -15,6 +17,7 @@ RUNTIME = "python3.12"
 ARCHITECTURES = ("arm64", "x86_64")
 DEFAULT_ARCH = "arm64"
 DEFAULT_LOG_RETENTION_DAYS = 30
+SINGLE_TRY = Config(retries={"mode": "standard", "total_max_attempts": 1})
 SERVICES = ("iam", "lambda", "logs", "ssm", "dynamodb", "apigatewayv2", "s3", "s3control", "sts")
 
 
@@ -28,6 +31,8 @@ class DeployContext:
     config: AppConfig = field(default_factory=AppConfig)
     arch: str = DEFAULT_ARCH
     log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
+    # Clients that try once: for calls an emulator may not implement (it answers 500).
+    single_try: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def create(
@@ -41,6 +46,11 @@ class DeployContext:
     ) -> DeployContext:
         for service in SERVICES:  # clients are created here, once, not inside the threads
             aws.client(service)
+        single_try = {
+            "apigatewayv2": aws.session.client(
+                "apigatewayv2", region_name=aws.region, config=SINGLE_TRY
+            )
+        }
         return cls(
             aws=aws,
             names=names,
@@ -50,6 +60,7 @@ class DeployContext:
             config=config or AppConfig(),
             arch=arch,
             log_retention_days=log_retention_days,
+            single_try=single_try,
         )
 
     def client(self, service: str) -> Any:
