@@ -81,7 +81,7 @@ def up(
             f"{changed} step(s) changed something, {seconds:.1f}s.\n"
             "Next: add a user, then open the website and log in:\n"
             f"  chatbot-deploy add-user --stack {stack} NAME",
-            title=f"chatbot [bold]{stack}[/] is up",
+            title=f"stack [bold]{stack}[/] is up",
             border_style="green",
         )
     )

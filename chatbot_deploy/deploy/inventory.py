@@ -69,7 +69,8 @@ def take(ctx: DeployContext) -> Inventory:
         detail = ""
         if function is not None:
             config = function["Configuration"]
-            detail = f"{config.get('State', '?')}, last modified {config.get('LastModified', '?')}"
+            modified = str(config.get("LastModified", "?"))[:19].replace("T", " ")
+            detail = f"{config.get('State', '?')}, modified {modified}"
         found.append(Resource("function", names.function(kind), function is not None, detail, kind))
     for kind in FUNCTION_KINDS:
         found.append(

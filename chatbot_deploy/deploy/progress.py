@@ -7,9 +7,20 @@ import threading
 from types import TracebackType
 
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TaskID, TextColumn
+from rich.text import Text
 
 from chatbot_deploy.deploy.graph import Outcome, Step
+
+TITLE_WIDTH = 30
+
+
+class SecondsColumn(ProgressColumn):
+    """Elapsed time of a step, in seconds (frozen when it finishes)."""
+
+    def render(self, task: Task) -> Text:
+        elapsed = task.finished_time if task.finished else task.elapsed
+        return Text(f"{elapsed or 0:5.1f}s", style="progress.elapsed")
 
 
 class RichReporter:
@@ -19,7 +30,7 @@ class RichReporter:
         self.progress = Progress(
             SpinnerColumn(finished_text="[green]✓[/]"),
             TextColumn("{task.description}"),
-            TimeElapsedColumn(),
+            SecondsColumn(),
             console=console,
             transient=False,
         )
@@ -43,18 +54,20 @@ class RichReporter:
     def started(self, step: Step) -> None:
         if self.live:
             with self.lock:
-                self.tasks[step.key] = self.progress.add_task(step.title, total=1)
+                self.tasks[step.key] = self.progress.add_task(
+                    f"{step.title:<{TITLE_WIDTH}}", total=1
+                )
 
     def finished(self, step: Step, outcome: Outcome, seconds: float) -> None:
         style = "bold" if outcome.changed else "dim"
-        text = f"{step.title} [{style}]{outcome.summary}[/]"
+        text = f"{step.title:<{TITLE_WIDTH}} [{style}]{outcome.summary}[/]"
         if self.live:
             self.progress.update(self.tasks[step.key], description=text, completed=1)
         else:
             self.console.print(f"[green]✓[/] {text} [dim]{seconds:.1f}s[/]")
 
     def failed(self, step: Step, error: BaseException, seconds: float) -> None:
-        text = f"[red]✗ {step.title} failed[/]"
+        text = f"[red]{step.title:<{TITLE_WIDTH}} failed ✗[/]"
         if self.live:
             task = self.tasks[step.key]
             self.progress.update(task, description=text)

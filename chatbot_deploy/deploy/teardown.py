@@ -52,7 +52,7 @@ def plan_teardown(ctx: DeployContext, inventory: Inventory) -> list[Step]:
             seen_api = True
         key = f"{resource.kind}:{resource.name}"
         keys.setdefault(resource.kind, []).append(key)
-        steps.append(Step(key, f"Delete {resource.kind} {resource.name}", _step_for(ctx, resource)))
+        steps.append(Step(key, f"{resource.kind} {resource.name}", _step_for(ctx, resource)))
     return [
         Step(
             step.key,
