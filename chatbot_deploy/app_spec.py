@@ -40,8 +40,8 @@ class Route:
 FUNCTIONS: dict[str, FunctionSpec] = {
     spec.kind: spec
     for spec in (
-        # scrypt needs CPU: more memory buys a larger CPU share in Lambda.
-        FunctionSpec("login", "chatbot_lambda.login.handler", 1024, 10, "chatbot login"),
+        # scrypt needs CPU: Lambda gives one full vCPU at 1,769 MB.
+        FunctionSpec("login", "chatbot_lambda.login.handler", 1769, 10, "chatbot login"),
         FunctionSpec("chat", "chatbot_lambda.chat.handler", 512, API_TIMEOUT_S - 1, "chatbot chat"),
         FunctionSpec(
             "authorizer", "chatbot_lambda.authorizer.handler", 256, 5, "chatbot JWT authorizer"

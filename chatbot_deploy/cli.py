@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from typing import Annotated
 
-import click
 import typer
 
 from chatbot_deploy import __version__
@@ -52,14 +51,10 @@ app.command()(teardown)
 
 
 def main() -> None:
+    """Entry point. Typer handles usage errors (exit 2) and Ctrl-C; a UserError becomes one
+    red line and exit 1, with the traceback only under --debug."""
     try:
-        code = app(standalone_mode=False)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        err.print("Aborted.")
-        sys.exit(1)
+        app()
     except UserError as exc:
         if _state["debug"]:
             raise
@@ -68,4 +63,3 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("Interrupted.")
         sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)

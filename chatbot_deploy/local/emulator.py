@@ -37,6 +37,9 @@ CLEARED_ENV = (
 )
 
 
+_active: list[StackNames] = []
+
+
 @dataclass(frozen=True)
 class LocalUser:
     username: str
@@ -111,9 +114,11 @@ def running(
     new_container()
     mock = mock_aws()
     mock.start()
+    _active.append(names)
     try:
         yield _create_resources(names, openai_api_key)
     finally:
+        _active.clear()
         mock.stop()
         new_container()
         for key, value in saved.items():

@@ -52,6 +52,9 @@ class LocalServer(ThreadingHTTPServer):
 class RequestHandler(SimpleHTTPRequestHandler):
     server: LocalServer
     protocol_version = "HTTP/1.1"
+    # Headers and body are separate writes: without TCP_NODELAY, Nagle's algorithm and the
+    # client's delayed ACK add ~40 ms to every keep-alive response.
+    disable_nagle_algorithm = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         server: LocalServer = args[2]
@@ -150,6 +153,8 @@ def serve(server: LocalServer, stop: threading.Event | None = None) -> None:
                 break
             if stop is None:
                 thread.join(0.5)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how `local` is meant to stop
     finally:
         server.shutdown()
         server.server_close()

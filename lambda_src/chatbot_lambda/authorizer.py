@@ -22,7 +22,12 @@ def handler(event: Event, context: Any) -> dict[str, Any]:
     config = settings.TokenSettings.from_env()
     secret = parameters.get_secure(config.secret_param)
     try:
-        username = tokens.verify(token, secret, config.issuer)
+        verified = tokens.verify(token, secret, config.issuer)
     except tokens.InvalidToken:
         return DENY
-    return {"isAuthorized": True, "context": {"username": username}}
+    # API Gateway caches this answer per token; the expiry travels along so that the chat
+    # handler refuses a token that expired while its authorization was still cached.
+    return {
+        "isAuthorized": True,
+        "context": {"username": verified.username, "expires_at": verified.expires_at},
+    }

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from chatbot_lambda import parameters, settings
 from chatbot_lambda.handler import http_handler
 from chatbot_lambda.http import Event, Response, authorizer_context, error_response, json_response
-from chatbot_lambda.upstream import Upstream, UpstreamError
+from chatbot_lambda.upstream import Upstream
 from chatbot_lambda.validation import parse_chat
 
 KEY_MISSING = (
@@ -38,9 +39,13 @@ def reset() -> None:
 
 @http_handler
 def handler(event: Event, context: Any) -> Response:
-    username = authorizer_context(event).get("username")
-    if not isinstance(username, str) or not username:
+    context = authorizer_context(event)
+    username = context.get("username")
+    expires_at = context.get("expires_at")
+    if not isinstance(username, str) or not username or not isinstance(expires_at, int):
         return error_response(401, "not authenticated")
+    if expires_at <= time.time():
+        return error_response(401, "session expired; log in again")
     request = parse_chat(event)
     config = settings.ChatSettings.from_env()
     try:
@@ -50,10 +55,7 @@ def handler(event: Event, context: Any) -> Response:
     messages = [message.as_dict() for message in request.messages]
     if config.system_prompt:
         messages.insert(0, {"role": "system", "content": config.system_prompt})
-    try:
-        completion = upstream.complete(messages)
-    except UpstreamError as exc:
-        return error_response(exc.status, exc.message)
+    completion = upstream.complete(messages)  # UpstreamError -> its status, via http_handler
     return json_response(
         200,
         {

@@ -8,8 +8,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from chatbot_lambda.http import Event, Response, error_response
-from chatbot_lambda.validation import RequestError
+from chatbot_lambda.http import Event, HttpError, Response, error_response
 
 logger = logging.getLogger("chatbot")
 logger.setLevel(logging.INFO)
@@ -22,7 +21,7 @@ def http_handler(func: HttpHandler) -> HttpHandler:
     def wrapper(event: Event, context: Any) -> Response:
         try:
             return func(event, context)
-        except RequestError as exc:
+        except HttpError as exc:
             return error_response(exc.status, exc.message)
         except Exception as exc:
             # Type only: exception text may quote request data.

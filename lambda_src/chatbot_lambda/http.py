@@ -12,6 +12,16 @@ Response = dict[str, Any]
 JSON_HEADERS = {"content-type": "application/json", "cache-control": "no-store"}
 
 
+class HttpError(Exception):
+    """An error answered as ``{"error": message}`` with ``status``; the message is safe to
+    show to a person (no request data, no secret)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
 def json_response(status: int, body: dict[str, Any]) -> Response:
     return {
         "statusCode": status,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import jwt
 
@@ -11,9 +11,13 @@ ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss"]
 
 
-@dataclass(frozen=True)
-class IssuedToken:
+class IssuedToken(NamedTuple):
     token: str
+    expires_at: int
+
+
+class VerifiedToken(NamedTuple):
+    username: str
     expires_at: int
 
 
@@ -28,8 +32,8 @@ def issue(username: str, secret: str, issuer: str, ttl_seconds: int) -> IssuedTo
     return IssuedToken(jwt.encode(claims, secret, algorithm=ALGORITHM), expires_at)
 
 
-def verify(token: str, secret: str, issuer: str) -> str:
-    """Return the username of a valid token; raise InvalidToken for anything else."""
+def verify(token: str, secret: str, issuer: str) -> VerifiedToken:
+    """The subject and expiry of a valid token; InvalidToken for anything else."""
     try:
         claims = jwt.decode(
             token,
@@ -43,4 +47,4 @@ def verify(token: str, secret: str, issuer: str) -> str:
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         raise InvalidToken("token has no subject")
-    return subject
+    return VerifiedToken(subject, int(claims["exp"]))

@@ -15,19 +15,18 @@ from typing import Any, cast
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 
+from chatbot_lambda.http import HttpError
+
 logger = logging.getLogger("chatbot.upstream")
 
 # API Gateway ends an HTTP API integration after 30 s; one attempt must end well before.
-CONNECT_TIMEOUT_S = 5.0
+CONNECT_TIMEOUT_S = 3.0
 READ_TIMEOUT_S = 25.0
 MAX_RETRIES = 0
 
 
-class UpstreamError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+class UpstreamError(HttpError):
+    """The model provider failed; mapped to 429/502/504 by :func:`map_error`."""
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from chatbot_lambda.http import Event, raw_body
+from chatbot_lambda.http import Event, HttpError, raw_body
 
 MAX_BODY_BYTES = 256 * 1024
 MAX_USERNAME_CHARS = 64
@@ -17,13 +17,11 @@ MAX_TOTAL_CHARS = 100_000
 ROLES = ("system", "user", "assistant")
 
 
-class RequestError(Exception):
-    """A client error; ``status`` is 400 or 413 and the message is safe to show."""
+class RequestError(HttpError):
+    """A client error: 400, or 413 for a body over the limit."""
 
     def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+        super().__init__(status, message)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,265 @@
+"""The three handlers, called in-process with hand-made payload-2.0 events.
+
+AWS is moto (through the same emulator `local` uses); the model is the fake OpenAI server.
+"""
+
+import json
+import logging
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import jwt
+import pytest
+
+from chatbot_deploy import app_spec
+from chatbot_deploy.local import emulator
+from chatbot_lambda import authorizer, chat, login, upstream, users
+
+PASSWORD = "alice-password-1"
+API_KEY = "sk-test-0123456789"
+
+
+@pytest.fixture
+def aws(fake_openai) -> Iterator[emulator.Emulator]:
+    config = app_spec.AppConfig(model="test-model", openai_base_url=fake_openai.base_url)
+    with emulator.running(config, API_KEY) as env:
+        env.add_user(emulator.LocalUser("alice", PASSWORD))
+        yield env
+
+
+def http_event(body, headers=None, context=None):
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "POST /x",
+        "rawPath": "/x",
+        "headers": headers or {"content-type": "application/json"},
+        "requestContext": {"http": {"method": "POST", "path": "/x"}},
+        "body": body if isinstance(body, str) else json.dumps(body),
+        "isBase64Encoded": False,
+    }
+    if context is not None:
+        event["requestContext"]["authorizer"] = {"lambda": context}
+    return event
+
+
+def body_of(response):
+    assert response["headers"]["content-type"] == "application/json"
+    return json.loads(response["body"])
+
+
+def do_login(username="alice", password=PASSWORD):
+    return login.handler(http_event({"username": username, "password": password}), None)
+
+
+def secret(aws):
+    name = aws.names.jwt_secret_param
+    return aws.ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+
+
+# -- login ------------------------------------------------------------------------------
+
+
+def test_login_issues_a_token_for_the_right_password(aws):
+    response = do_login()
+    assert response["statusCode"] == 200
+    body = body_of(response)
+    assert body["username"] == "alice"
+    claims = jwt.decode(
+        body["token"], secret(aws), algorithms=["HS256"], issuer=aws.names.token_issuer
+    )
+    assert claims["sub"] == "alice"
+    assert claims["exp"] == body["expires_at"]
+    assert claims["exp"] - claims["iat"] == 12 * 3600
+
+
+def test_wrong_password_and_unknown_user_look_the_same(aws):
+    wrong = do_login(password="not-the-password")
+    unknown = do_login(username="mallory")
+    assert wrong["statusCode"] == unknown["statusCode"] == 401
+    assert wrong["body"] == unknown["body"]
+    assert body_of(wrong) == {"error": "invalid username or password"}
+
+
+def test_the_table_holds_a_hash_never_the_password(aws):
+    item = aws.dynamodb.get_item(TableName=aws.names.users_table, Key={"username": {"S": "alice"}})
+    stored = item["Item"]["password_hash"]["S"]
+    assert stored.startswith("scrypt$")
+    assert PASSWORD not in json.dumps(item)
+
+
+def test_login_never_logs_the_password(aws, caplog):
+    caplog.set_level(logging.DEBUG)
+    do_login()
+    do_login(password="wrong-secret-guess")
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert PASSWORD not in text and "wrong-secret-guess" not in text
+
+
+def test_unexpected_failure_is_a_bare_500(aws, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("table exploded: password=hunter2")
+
+    monkeypatch.setattr(users, "get_password_hash", boom)
+    response = do_login()
+    assert response["statusCode"] == 500
+    assert body_of(response) == {"error": "internal error"}
+
+
+# -- authorizer ------------------------------------------------------------------------
+
+
+def authorize(header_value):
+    headers = {} if header_value is None else {"authorization": header_value}
+    return authorizer.handler({"version": "2.0", "type": "REQUEST", "headers": headers}, None)
+
+
+def test_authorizer_allows_a_fresh_token_and_passes_the_username(aws):
+    body = body_of(do_login())
+    assert authorize(f"Bearer {body['token']}") == {
+        "isAuthorized": True,
+        "context": {"username": "alice", "expires_at": body["expires_at"]},
+    }
+
+
+@pytest.mark.parametrize("value", [None, "", "Basic abc", "Bearer", "Bearer    ", "token-only"])
+def test_authorizer_denies_malformed_headers(aws, value):
+    assert authorize(value) == {"isAuthorized": False}
+
+
+def test_authorizer_denies_an_expired_token(aws):
+    token = jwt.encode(
+        {"sub": "alice", "iss": aws.names.token_issuer, "iat": 1, "exp": 2}, secret(aws), "HS256"
+    )
+    assert authorize(f"Bearer {token}") == {"isAuthorized": False}
+
+
+# -- chat ------------------------------------------------------------------------------
+
+
+def chat_call(messages, username="alice", expires_at=None):
+    expires_at = int(time.time()) + 60 if expires_at is None else expires_at
+    context = {"username": username, "expires_at": expires_at} if username else {}
+    return chat.handler(http_event({"messages": messages}, context=context), None)
+
+
+def test_chat_sends_the_whole_conversation(aws, fake_openai):
+    fake_openai.requests.clear()
+    conversation = [
+        {"role": "user", "content": "first"},
+        {"role": "assistant", "content": "echo: first"},
+        {"role": "user", "content": "second"},
+    ]
+    response = chat_call(conversation)
+    assert response["statusCode"] == 200
+    assert body_of(response)["message"] == {"role": "assistant", "content": "echo: second"}
+    sent = fake_openai.requests[-1]
+    assert sent.body["messages"] == conversation
+    assert sent.body["model"] == "test-model"
+    assert sent.api_key == API_KEY
+
+
+def test_chat_puts_the_system_prompt_first(fake_openai):
+    config = app_spec.AppConfig(
+        model="m", openai_base_url=fake_openai.base_url, system_prompt="Be terse."
+    )
+    with emulator.running(config, API_KEY):
+        fake_openai.requests.clear()
+        assert chat_call([{"role": "user", "content": "hi"}])["statusCode"] == 200
+    assert fake_openai.requests[-1].body["messages"][0] == {
+        "role": "system",
+        "content": "Be terse.",
+    }
+
+
+def test_chat_without_authorizer_context_is_refused(aws):
+    assert chat_call([{"role": "user", "content": "hi"}], username=None)["statusCode"] == 401
+
+
+def test_chat_refuses_a_token_that_expired_while_its_authorization_was_cached(aws):
+    response = chat_call([{"role": "user", "content": "hi"}], expires_at=int(time.time()) - 1)
+    assert response["statusCode"] == 401
+    assert "expired" in body_of(response)["error"]
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "needle"),
+    [
+        ("[[rate-limit]]", 429, "rate limiting"),
+        ("[[server-error]]", 502, "returned an error"),
+        ("[[empty]]", 502, "no answer"),
+    ],
+)
+def test_upstream_failures_are_mapped(aws, content, status, needle):
+    response = chat_call([{"role": "user", "content": content}])
+    assert response["statusCode"] == status
+    assert needle in body_of(response)["error"]
+
+
+def test_a_refused_api_key_is_a_502_that_quotes_nothing_of_the_key(fake_openai, caplog):
+    caplog.set_level(logging.INFO)  # what Lambda records by default
+    config = app_spec.AppConfig(model="m", openai_base_url=fake_openai.base_url)
+    with emulator.running(config, "sk-bad"):
+        response = chat_call([{"role": "user", "content": "hi"}])
+    assert response["statusCode"] == 502
+    error = body_of(response)["error"]
+    assert "API key" in error
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    for text in (response["body"], logged):
+        assert "sk-" not in text and "***" not in text
+
+
+def test_unknown_model_is_a_502(fake_openai):
+    config = app_spec.AppConfig(model="missing-model", openai_base_url=fake_openai.base_url)
+    with emulator.running(config, API_KEY):
+        response = chat_call([{"role": "user", "content": "hi"}])
+    assert response["statusCode"] == 502
+    assert "model" in body_of(response)["error"]
+
+
+def test_upstream_timeout_is_a_504(aws, monkeypatch):
+    monkeypatch.setattr(upstream, "READ_TIMEOUT_S", 0.3)
+    chat.reset()
+    response = chat_call([{"role": "user", "content": "[[slow:1.5]] hi"}])
+    assert response["statusCode"] == 504
+
+
+def test_unreachable_upstream_is_a_502():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens here once closed
+    config = app_spec.AppConfig(model="m", openai_base_url=f"http://127.0.0.1:{port}/v1")
+    with emulator.running(config, API_KEY):
+        response = chat_call([{"role": "user", "content": "hi"}])
+    assert response["statusCode"] == 502
+    assert "connect" in body_of(response)["error"]
+
+
+def test_no_api_key_configured_is_a_clear_503(fake_openai):
+    config = app_spec.AppConfig(model="m", openai_base_url=fake_openai.base_url)
+    with emulator.running(config, None):
+        response = chat_call([{"role": "user", "content": "hi"}])
+    assert response["statusCode"] == 503
+    assert "OPENAI_API_KEY" in body_of(response)["error"]
+
+
+def test_the_sdk_timeout_fits_inside_api_gateway():
+    total = upstream.CONNECT_TIMEOUT_S + upstream.READ_TIMEOUT_S
+    assert upstream.MAX_RETRIES == 0
+    assert total < app_spec.API_TIMEOUT_S
+    assert app_spec.FUNCTIONS["chat"].timeout_s < app_spec.API_TIMEOUT_S
+
+
+def test_streamed_answers_arrive_as_deltas(fake_openai):
+    client = upstream.Upstream(API_KEY, "test-model", fake_openai.base_url)
+    deltas = list(client.stream([{"role": "user", "content": "one two three"}]))
+    assert len(deltas) > 1
+    assert "".join(deltas) == "echo: one two three"
+
+
+def test_streamed_errors_are_mapped(fake_openai):
+    client = upstream.Upstream(API_KEY, "test-model", fake_openai.base_url)
+    with pytest.raises(upstream.UpstreamError) as info:
+        list(client.stream([{"role": "user", "content": "[[rate-limit]]"}]))
+    assert info.value.status == 429

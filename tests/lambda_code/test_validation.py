@@ -1,0 +1,84 @@
+import base64
+import json
+
+import pytest
+
+from chatbot_lambda import validation
+from chatbot_lambda.validation import RequestError, parse_chat, parse_login
+
+
+def event(body, b64=False):
+    if not isinstance(body, str | bytes):
+        body = json.dumps(body)
+    if b64:
+        raw = body if isinstance(body, bytes) else body.encode()
+        return {"body": base64.b64encode(raw).decode(), "isBase64Encoded": True}
+    return {"body": body, "isBase64Encoded": False}
+
+
+def test_valid_login_and_base64_body():
+    request = parse_login(event({"username": "alice", "password": "pw"}, b64=True))
+    assert (request.username, request.password) == ("alice", "pw")
+
+
+LOGIN_BAD = [
+    ("no body", None, 400),
+    ("not json", "{nope", 400),
+    ("array", [1, 2], 400),
+    ("string", '"alice"', 400),
+    ("missing password", {"username": "alice"}, 400),
+    ("missing username", {"password": "x"}, 400),
+    ("number username", {"username": 5, "password": "x"}, 400),
+    ("null password", {"username": "a", "password": None}, 400),
+    ("empty username", {"username": "", "password": "x"}, 400),
+    ("long username", {"username": "a" * 65, "password": "x"}, 400),
+    ("long password", {"username": "a", "password": "x" * 1025}, 400),
+    ("huge body", {"username": "a", "password": "x" * (validation.MAX_BODY_BYTES + 1)}, 413),
+    ("deep nesting", "[" * 100_000 + "]" * 100_000, 400),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "status"), LOGIN_BAD, ids=[c[0] for c in LOGIN_BAD])
+def test_bad_login_bodies(case, body, status):
+    with pytest.raises(RequestError) as info:
+        parse_login({"body": None} if body is None else event(body))
+    assert info.value.status == status
+
+
+def user(content="hi"):
+    return {"role": "user", "content": content}
+
+
+CHAT_BAD = [
+    ("no messages", {}, 400),
+    ("messages not list", {"messages": "hi"}, 400),
+    ("empty list", {"messages": []}, 400),
+    ("item not object", {"messages": ["hi"]}, 400),
+    ("bad role", {"messages": [{"role": "tool", "content": "x"}]}, 400),
+    ("missing role", {"messages": [{"content": "x"}]}, 400),
+    ("content not string", {"messages": [{"role": "user", "content": ["x"]}]}, 400),
+    ("last not user", {"messages": [user(), {"role": "assistant", "content": "x"}]}, 400),
+    ("too many", {"messages": [user()] * (validation.MAX_MESSAGES + 1)}, 400),
+    ("message too long", {"messages": [user("x" * (validation.MAX_MESSAGE_CHARS + 1))]}, 400),
+    ("total too long", {"messages": [user("x" * 30_000)] * 4}, 400),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "status"), CHAT_BAD, ids=[c[0] for c in CHAT_BAD])
+def test_bad_chat_bodies(case, body, status):
+    with pytest.raises(RequestError) as info:
+        parse_chat(event(body))
+    assert info.value.status == status
+
+
+def test_valid_chat_keeps_order_and_roles():
+    body = {
+        "messages": [
+            {"role": "system", "content": "be brief"},
+            user("one"),
+            {"role": "assistant", "content": "two"},
+            user("three"),
+        ]
+    }
+    request = parse_chat(event(body))
+    assert [m.as_dict() for m in request.messages] == body["messages"]

@@ -1,0 +1,213 @@
+"""An OpenAI-compatible chat-completions server on 127.0.0.1, for tests and benchmarks.
+
+It speaks enough of the real API for the official SDK: plain and streamed (SSE) answers,
+usage, and the provider's error shapes. The last user message steers it:
+
+- ``[[rate-limit]]`` -> 429, ``[[server-error]]`` -> 500, ``[[empty]]`` -> no choices
+- ``[[slow:<seconds>]]`` -> waits before answering
+- ``[[markdown]]`` -> a Markdown answer with a code block and a <script> tag
+- anything else -> ``echo: <the message>``
+
+The API key ``sk-bad`` is refused with 401 (and the provider's message quotes part of the
+key, as the real one does, so tests can check it never reaches a client).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+BAD_KEY = "sk-bad"
+MARKDOWN_ANSWER = (
+    "# Title\n\nSome **bold** text and a list:\n\n- one\n- two\n\n"
+    "```python\nprint('hello')\n```\n\n<script>window.__pwned = true</script>\n"
+)
+_SLOW = re.compile(r"\[\[slow:([0-9.]+)\]\]")
+
+
+@dataclass
+class RecordedRequest:
+    path: str
+    api_key: str
+    body: dict[str, Any]
+
+
+@dataclass
+class FakeOpenAI:
+    host: str = "127.0.0.1"
+    requests: list[RecordedRequest] = field(default_factory=list)
+    _server: ThreadingHTTPServer | None = None
+    _thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None
+        return f"http://{self.host}:{self._server.server_address[1]}/v1"
+
+    def start(self) -> FakeOpenAI:
+        fake = self
+
+        class Handler(_Handler):
+            owner = fake
+
+        self._server = ThreadingHTTPServer((self.host, 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeOpenAI:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _error(message: str, kind: str, code: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
+def answer_for(content: str) -> str:
+    if "[[markdown]]" in content:
+        return MARKDOWN_ANSWER
+    return f"echo: {content}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: FakeOpenAI
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _json(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = json.loads(self.rfile.read(length) or b"{}")
+        api_key = (self.headers.get("authorization") or "").removeprefix("Bearer ")
+        self.owner.requests.append(RecordedRequest(self.path, api_key, body))
+        if not self.path.endswith("/chat/completions"):
+            self._json(404, _error("Unknown path", "invalid_request_error"))
+            return
+        if api_key == BAD_KEY:
+            self._json(
+                401,
+                _error(
+                    f"Incorrect API key provided: {api_key[:3]}***{api_key[-2:]}.",
+                    "invalid_request_error",
+                    "invalid_api_key",
+                ),
+            )
+            return
+        if body.get("model") == "missing-model":
+            self._json(404, _error("The model does not exist", "invalid_request_error"))
+            return
+        messages = body.get("messages") or []
+        content = str(messages[-1].get("content", "")) if messages else ""
+        slow = _SLOW.search(content)
+        if slow:
+            time.sleep(float(slow.group(1)))
+        if "[[rate-limit]]" in content:
+            self._json(429, _error("Rate limit reached", "requests", "rate_limit_exceeded"))
+            return
+        if "[[server-error]]" in content:
+            self._json(500, _error("The server had an error", "server_error"))
+            return
+        answer = answer_for(content)
+        prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": len(answer.split()),
+            "total_tokens": prompt_tokens + len(answer.split()),
+        }
+        model = str(body.get("model", "fake"))
+        if body.get("stream"):
+            self._stream(model, answer)
+            return
+        choices = (
+            []
+            if "[[empty]]" in content
+            else [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": answer},
+                    "finish_reason": "stop",
+                    "logprobs": None,
+                }
+            ]
+        )
+        self._json(
+            200,
+            {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": model,
+                "choices": choices,
+                "usage": usage,
+            },
+        )
+
+    def _stream(self, model: str, answer: str) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("cache-control", "no-cache")
+        self.send_header("connection", "close")
+        self.end_headers()
+        pieces = re.findall(r"\S+\s*|\s+", answer)
+        for index, piece in enumerate(pieces):
+            delta: dict[str, str] = {"content": piece}
+            if index == 0:
+                delta["role"] = "assistant"
+            chunk = {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
+            }
+            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            self.wfile.flush()
+        final = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+        }
+        self.wfile.write(f"data: {json.dumps(final)}\n\ndata: [DONE]\n\n".encode())
+        self.wfile.flush()
+        self.close_connection = True
+
+
+def main() -> None:
+    """Serve until killed; prints the base URL on the first line (used by benchmarks)."""
+    import signal
+
+    server = FakeOpenAI().start()
+    print(server.base_url, flush=True)
+    signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()

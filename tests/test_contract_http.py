@@ -1,0 +1,184 @@
+"""docs/api.md, checked over real HTTP against `chatbot-deploy local`."""
+
+import base64
+import concurrent.futures
+import json
+import time
+
+import jwt
+import pytest
+
+from tests.support import http
+from tests.support.local_app import PASSWORD, USERNAME, LocalApp
+
+
+@pytest.fixture(scope="module")
+def app(fake_openai):
+    from tests.support.local_app import running_local
+
+    with running_local(fake_openai.base_url) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def token(app: LocalApp) -> str:
+    return http.login(app.url, USERNAME, PASSWORD)
+
+
+def chat(app, token, messages, **kw):
+    return http.post(f"{app.url}/chat", {"messages": messages}, http.bearer(token), **kw)
+
+
+def test_login_success_shape(app):
+    reply = http.post(f"{app.url}/login", {"username": USERNAME, "password": PASSWORD})
+    assert reply.status == 200
+    body = reply.json()
+    assert set(body) == {"token", "expires_at", "username"}
+    assert body["username"] == USERNAME
+    assert isinstance(body["expires_at"], int) and body["expires_at"] > time.time()
+    assert reply.headers["content-type"] == "application/json"
+    assert reply.headers["cache-control"] == "no-store"
+
+
+def test_wrong_password_and_unknown_user_same_answer(app):
+    wrong = http.post(f"{app.url}/login", {"username": USERNAME, "password": "nope-nope"})
+    unknown = http.post(f"{app.url}/login", {"username": "nobody", "password": "nope-nope"})
+    assert wrong.status == unknown.status == 401
+    assert wrong.body == unknown.body == b'{"error":"invalid username or password"}'
+
+
+BAD_LOGIN = [
+    ("empty body", b"", 400),
+    ("not json", b"{user", 400),
+    ("json array", b"[]", 400),
+    ("missing password", {"username": "alice"}, 400),
+    ("password is a number", {"username": "alice", "password": 123}, 400),
+    ("username too long", {"username": "a" * 65, "password": "x"}, 400),
+    ("body over 256 KiB", {"username": "alice", "password": "x" * 300_000}, 413),
+    ("invalid utf-8", b'{"username": "\xff\xfe", "password": "x"}', 400),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "status"), BAD_LOGIN, ids=[c[0] for c in BAD_LOGIN])
+def test_bad_login_requests(app, case, body, status):
+    reply = http.post(f"{app.url}/login", body)
+    assert reply.status == status
+    assert isinstance(reply.json()["error"], str)
+
+
+def test_chat_success_shape(app, token):
+    reply = chat(app, token, [{"role": "user", "content": "hi"}])
+    assert reply.status == 200
+    body = reply.json()
+    assert body["message"] == {"role": "assistant", "content": "echo: hi"}
+    assert body["model"] == "test-model"
+    assert set(body["usage"]) == {"prompt_tokens", "completion_tokens", "total_tokens"}
+
+
+BAD_CHAT = [
+    ("not json", b"nope", 400),
+    ("no messages", {}, 400),
+    ("bad role", {"messages": [{"role": "root", "content": "x"}]}, 400),
+    ("content not string", {"messages": [{"role": "user", "content": 1}]}, 400),
+    ("last message not user", {"messages": [{"role": "assistant", "content": "x"}]}, 400),
+    ("too many messages", {"messages": [{"role": "user", "content": "x"}] * 101}, 400),
+    ("body over 256 KiB", {"messages": [{"role": "user", "content": "x" * 300_000}]}, 413),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "status"), BAD_CHAT, ids=[c[0] for c in BAD_CHAT])
+def test_bad_chat_requests(app, token, case, body, status):
+    reply = http.post(f"{app.url}/chat", body, http.bearer(token))
+    assert reply.status == status
+    assert isinstance(reply.json()["error"], str)
+
+
+def _b64(data: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def _secret(app):
+    name = app.aws.names.jwt_secret_param
+    return app.aws.ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+
+
+def _claims(app, **over):
+    now = int(time.time())
+    return {"sub": USERNAME, "iss": app.aws.names.token_issuer, "iat": now, "exp": now + 60, **over}
+
+
+FORGED = {
+    "expired": lambda app: jwt.encode(_claims(app, exp=int(time.time()) - 1), _secret(app)),
+    "signed with another key": lambda app: jwt.encode(_claims(app), "k" * 40),
+    "alg none": lambda app: f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(_claims(app))}.",
+    "HS384": lambda app: jwt.encode(_claims(app), _secret(app), algorithm="HS384"),
+    "wrong issuer": lambda app: jwt.encode(_claims(app, iss="chatbot-deploy:other"), _secret(app)),
+    "garbage": lambda app: "garbage",
+}
+
+
+@pytest.mark.parametrize("case", sorted(FORGED))
+def test_forged_tokens_get_403(app, case):
+    reply = chat(app, FORGED[case](app), [{"role": "user", "content": "hi"}])
+    assert reply.status == 403
+    assert reply.json() == {"message": "Forbidden"}
+
+
+@pytest.mark.parametrize("header", [None, ""])
+def test_missing_authorization_gets_401(app, header):
+    headers = {} if header is None else {"authorization": header}
+    reply = http.post(f"{app.url}/chat", {"messages": [{"role": "user", "content": "x"}]}, headers)
+    assert reply.status == 401
+    assert reply.json() == {"message": "Unauthorized"}
+
+
+def test_not_bearer_scheme_gets_403(app, token):
+    reply = http.post(
+        f"{app.url}/chat",
+        {"messages": [{"role": "user", "content": "x"}]},
+        {"authorization": f"Basic {token}"},
+    )
+    assert reply.status == 403
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/login"), ("PUT", "/chat"), ("POST", "/admin"), ("DELETE", "/")]
+)
+def test_unknown_routes_get_404(app, method, path):
+    reply = http.request(method, f"{app.url}{path}", b"{}")
+    assert reply.status == 404
+    assert reply.json() == {"message": "Not Found"}
+
+
+@pytest.mark.parametrize(
+    ("content", "status"), [("[[rate-limit]]", 429), ("[[server-error]]", 502)]
+)
+def test_upstream_errors_over_http(app, token, content, status):
+    reply = chat(app, token, [{"role": "user", "content": content}])
+    assert reply.status == status
+    assert "error" in reply.json()
+
+
+def test_config_json_points_at_this_server(app):
+    reply = http.request("GET", f"{app.url}/config.json")
+    assert reply.status == 200
+    assert reply.json() == {"apiUrl": app.url, "stack": "local"}
+
+
+def test_root_explains_when_the_web_app_is_not_built(app):
+    reply = http.request("GET", f"{app.url}/")
+    assert reply.status == 200
+    assert b"npm run build" in reply.body
+
+
+def test_a_slow_answer_does_not_stall_a_login(app, token):
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        slow = pool.submit(chat, app, token, [{"role": "user", "content": "[[slow:3]] think"}])
+        time.sleep(0.2)
+        started = time.perf_counter()
+        fast = http.post(f"{app.url}/login", {"username": USERNAME, "password": PASSWORD})
+        login_seconds = time.perf_counter() - started
+        assert not slow.done()
+        assert fast.status == 200
+        assert slow.result().status == 200
+    assert login_seconds < 2.0

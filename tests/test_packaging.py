@@ -1,0 +1,95 @@
+"""`pip install .` must give a working tool outside the checkout (pipx users)."""
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
+        check=True,
+    )
+    (built,) = out.glob("chatbot_deploy-*.whl")
+    return built
+
+
+@pytest.mark.slow
+def test_wheel_ships_the_lambda_code_and_its_lock(wheel: Path):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for module in ("login", "chat", "authorizer", "passwords", "tokens", "upstream"):
+        assert f"chatbot_lambda/{module}.py" in names
+    assert "chatbot_lambda/requirements.txt" in names
+    assert "chatbot_deploy/cli.py" in names
+    assert not any("__pycache__" in name or name.startswith("tests/") for name in names)
+
+
+@pytest.mark.slow
+def test_installed_package_finds_its_parts_outside_the_checkout(wheel: Path, tmp_path: Path):
+    target = tmp_path / "site"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+    )
+    probe = (
+        "import json; from chatbot_deploy import paths; "
+        "print(json.dumps({'lambda': str(paths.LAMBDA_PACKAGE_DIR), "
+        "'lock': str(paths.lambda_requirements()), "
+        "'lock_exists': paths.lambda_requirements().exists(), "
+        "'frontend_source': str(paths.frontend_source())}))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    import json
+
+    found = json.loads(out.stdout)
+    assert found["lambda"].startswith(str(target))
+    assert found["lock"].startswith(str(target)) and found["lock_exists"]
+    assert found["frontend_source"] == "None"  # no checkout around an installed package
+    help_out = subprocess.run(
+        [sys.executable, "-m", "chatbot_deploy", "--help"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "local" in help_out.stdout
