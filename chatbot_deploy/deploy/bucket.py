@@ -8,6 +8,8 @@ partition of the region.
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from typing import Any
 
 import botocore.exceptions
@@ -24,6 +26,8 @@ PUBLIC_ACCESS_BLOCK = {
     "BlockPublicPolicy": False,
     "RestrictPublicBuckets": False,
 }
+POLICY_RETRY_DELAYS = (1.0, 2.0, 3.0)
+sleep: Callable[[float], None] = time.sleep  # replaced in tests
 WEBSITE = {"IndexDocument": {"Suffix": INDEX}, "ErrorDocument": {"Key": INDEX}}
 
 
@@ -111,7 +115,7 @@ def ensure_bucket(ctx: DeployContext) -> Outcome:
     policy = _read(s3.get_bucket_policy, {"NoSuchBucketPolicy"}, Bucket=name)
     if policy is None or json.loads(policy["Policy"]) != bucket_policy(ctx):
         try:
-            s3.put_bucket_policy(Bucket=name, Policy=json.dumps(bucket_policy(ctx)))
+            _put_policy(ctx, retry=bool(changes))
         except botocore.exceptions.ClientError as exc:
             if error_code(exc) in ACCESS_DENIED_CODES and _account_blocks_policies(ctx):
                 raise UserError(
@@ -123,6 +127,22 @@ def ensure_bucket(ctx: DeployContext) -> Outcome:
             raise
         changes.append("public read policy")
     return Outcome(", ".join(changes) or "unchanged", name, bool(changes))
+
+
+def _put_policy(ctx: DeployContext, *, retry: bool) -> None:
+    """Put the public-read policy. Just after Block Public Access was relaxed S3 may still
+    refuse it for a few seconds, so a refusal is then retried (bounded)."""
+    delays = POLICY_RETRY_DELAYS if retry else ()
+    for delay in (*delays, None):
+        try:
+            ctx.client("s3").put_bucket_policy(
+                Bucket=ctx.bucket, Policy=json.dumps(bucket_policy(ctx))
+            )
+            return
+        except botocore.exceptions.ClientError as exc:
+            if delay is None or error_code(exc) not in ACCESS_DENIED_CODES:
+                raise
+            sleep(delay)
 
 
 def _account_blocks_policies(ctx: DeployContext) -> bool:

@@ -15,7 +15,7 @@ from moto import mock_aws
 from chatbot_deploy import paths
 from chatbot_deploy.app_spec import AppConfig
 from chatbot_deploy.aws import Aws, connect
-from chatbot_deploy.deploy import engine, functions, layer, packaging, site
+from chatbot_deploy.deploy import bucket, engine, functions, layer, packaging, site
 from chatbot_deploy.deploy.calls import CallLog
 from chatbot_deploy.deploy.context import DeployContext
 from chatbot_deploy.names import StackNames
@@ -41,6 +41,7 @@ def aws_env(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.setattr(functions, "sleep", lambda _seconds: None)
+    monkeypatch.setattr(bucket, "sleep", lambda _seconds: None)
 
 
 @pytest.fixture

@@ -170,9 +170,17 @@ def test_account_level_public_access_block_is_explained(deployer):
             "RestrictPublicBuckets": True,
         },
     )
-    _fail(deployer, "PutBucketPolicy", "AccessDenied", "Access Denied", 1)
+    _fail(deployer, "PutBucketPolicy", "AccessDenied", "Access Denied", 10**6)
     with pytest.raises(UserError, match="Block Public Access is on for this AWS account"):
         bucket.ensure_bucket(ctx)
+
+
+def test_policy_refused_just_after_relaxing_the_block_is_retried(deployer):
+    seen = _fail(deployer, "PutBucketPolicy", "AccessDenied", "Access Denied", 2)
+    bucket.ensure_bucket(deployer.context())
+    assert seen["calls"] == 3
+    policy = deployer.client("s3").get_bucket_policy(Bucket=deployer.context().bucket)
+    assert json.loads(policy["Policy"]) == bucket.bucket_policy(deployer.context())
 
 
 def test_bucket_name_taken_by_another_account(deployer):
