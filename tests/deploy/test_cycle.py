@@ -252,3 +252,50 @@ def test_teardown_after_half_finished_up(deployer, monkeypatch):
     assert partial.present and not all(r.present for r in partial.resources)
     teardown_engine.teardown(ctx, partial)
     assert inventory.take(ctx).present == []
+
+
+def test_architecture_change_moves_code_and_layer(deployer):
+    from moto.awslambda.models import lambda_backends
+
+    deployer.up()
+    sent: list[list[str]] = []
+
+    def apply_architectures(model, params, **_):
+        # moto 5.2 ignores Architectures in UpdateFunctionCode; real Lambda applies it.
+        if model.name == "UpdateFunctionCode":
+            architectures = json.loads(params["body"])["Architectures"]
+            sent.append(architectures)
+            backend = lambda_backends[deployer.context().account][deployer.aws.region]
+            function_name = params["url_path"].split("/")[3]
+            backend.get_function(function_name).architectures = architectures
+
+    deployer.on("before-call", apply_architectures)
+    deployer.log.clear()
+    deployer.up(arch="x86_64")
+    writes = deployer.log.writes
+    assert sent == [["x86_64"]] * 3  # the architecture travels with the code
+    assert writes.count(("lambda", "PublishLayerVersion")) == 1
+    assert writes.count(("lambda", "DeleteLayerVersion")) == 1
+    lam = deployer.client("lambda")
+    for kind in FUNCTION_KINDS:
+        config = lam.get_function(FunctionName=f"chatbot-{kind}")["Configuration"]
+        assert config["Architectures"] == ["x86_64"]
+    [version] = lam.list_layer_versions(LayerName="chatbot-deps")["LayerVersions"]
+    assert version["CompatibleArchitectures"] == ["x86_64"]
+    deployer.log.clear()
+    deployer.up(arch="x86_64")
+    assert deployer.log.writes == []
+
+
+def test_status_text_lists_missing_resources(moto, monkeypatch, capsys):
+    import sys
+
+    from chatbot_deploy import cli
+
+    monkeypatch.setattr(sys, "argv", ["chatbot-deploy", "status", "--stack", "nothing"])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    out = capsys.readouterr().out
+    assert exited.value.code == 0
+    assert "nothing-login" in out and "missing" in out
+    assert "Website: -" in out
