@@ -39,7 +39,7 @@ from chatbot_deploy.names import FUNCTION_KINDS
 class Sources:
     """The local artifacts `up` deploys; injected so tests need no pip, npm or network."""
 
-    function_code: Callable[[], functions.Code]
+    function_code: Callable[[str], functions.Code]  # by function kind
     build_layer: layer_versions.LayerBuilder
     layer_hash: Callable[[str], str] | None
     build_web: Callable[[], Path]
@@ -49,8 +49,8 @@ class Sources:
 def default_sources() -> Sources:
     from chatbot_deploy.deploy import layer, packaging, site
 
-    def code() -> functions.Code:
-        data = packaging.function_zip()
+    def code(kind: str) -> functions.Code:
+        data = packaging.deterministic_zip(functions.files_for(kind, packaging.function_files()))
         return functions.Code(data, packaging.code_sha256(data))
 
     return Sources(
@@ -98,17 +98,11 @@ class DeployResult:
 
 def plan_up(ctx: DeployContext, sources: Sources, openai_key: str | None) -> list[Step]:
     """The steps of `up` and their dependencies (nothing runs here)."""
-    code: dict[str, functions.Code] = {}
-
-    def function_code() -> functions.Code:
-        if "code" not in code:  # one zip for the three functions, built on first use
-            code["code"] = sources.function_code()
-        return code["code"]
 
     def run_function(kind: str) -> Callable[[Outputs], Outcome]:
         def run(inputs: Outputs) -> Outcome:
             return functions.ensure_function(
-                ctx, kind, function_code(), inputs[f"role:{kind}"], inputs["layer"]
+                ctx, kind, sources.function_code(kind), inputs[f"role:{kind}"], inputs["layer"]
             )
 
         return run

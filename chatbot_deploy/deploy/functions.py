@@ -8,8 +8,9 @@ right after a role is created IAM may not yet let Lambda assume it, which is ret
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import botocore.exceptions
@@ -32,6 +33,19 @@ sleep: Callable[[float], None] = time.sleep  # replaced in tests
 class Code:
     zip_bytes: bytes
     sha256: str  # base64, as Lambda reports CodeSha256
+
+
+def handler_file(kind: str) -> str:
+    """The archive name of a function's handler module ("chatbot_lambda/login.py")."""
+    module = app_spec.FUNCTIONS[kind].handler.rsplit(".", 1)[0]
+    return module.replace(".", "/") + ".py"
+
+
+def files_for(kind: str, files: Sequence[tuple[str, Path]]) -> list[tuple[str, Path]]:
+    """The package's files less the other functions' handler modules: a change to one
+    handler then changes (and re-uploads) only that function's code."""
+    others = {handler_file(other) for other in app_spec.FUNCTIONS if other != kind}
+    return [(name, path) for name, path in files if name not in others]
 
 
 def desired_configuration(

@@ -75,8 +75,9 @@ class Workspace:
     installer: FakeInstaller
 
     def sources(self) -> engine.Sources:
-        def code() -> functions.Code:
-            data = packaging.function_zip(self.code_dir)
+        def code(kind: str) -> functions.Code:
+            files = functions.files_for(kind, packaging.function_files(self.code_dir))
+            data = packaging.deterministic_zip(files)
             return functions.Code(data, packaging.code_sha256(data))
 
         return engine.Sources(

@@ -20,8 +20,10 @@ def sources() -> engine.Sources:
     dist = Path(os.environ["KILL_DIST"])
     cache = Path(os.environ["KILL_LAYER_CACHE"])
 
-    def code() -> functions.Code:
-        data = packaging.function_zip(code_dir)
+    def code(kind: str) -> functions.Code:
+        data = packaging.deterministic_zip(
+            functions.files_for(kind, packaging.function_files(code_dir))
+        )
         return functions.Code(data, packaging.code_sha256(data))
 
     return engine.Sources(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 
 import pytest
@@ -188,7 +189,7 @@ def test_model_change_updates_only_the_chat_function(deployer):
     assert env[settings.ENV_OPENAI_MODEL] == "gpt-4.1"
 
 
-def test_code_change_uploads_code_and_touches_nothing_else(deployer):
+def test_handler_change_updates_only_that_function(deployer):
     deployer.up()
     lam = deployer.client("lambda")
     before = {
@@ -198,12 +199,54 @@ def test_code_change_uploads_code_and_touches_nothing_else(deployer):
     handler.write_text(handler.read_text() + "\n# changed\n")
     deployer.log.clear()
     result = deployer.up()
-    # One package serves the three functions, so each gets the new code; nothing else moves.
-    assert sorted(deployer.log.writes) == [("lambda", "UpdateFunctionCode")] * 3
-    assert sorted(result.changed) == [f"function:{k}" for k in sorted(FUNCTION_KINDS)]
+    assert deployer.log.writes == [("lambda", "UpdateFunctionCode")]
+    assert result.changed == ["function:login"]
     for kind in FUNCTION_KINDS:
         after = lam.get_function(FunctionName=f"chatbot-{kind}")["Configuration"]
-        assert after["CodeSha256"] != before[kind]["CodeSha256"]
+        assert (after["CodeSha256"] != before[kind]["CodeSha256"]) == (kind == "login")
+
+
+def test_shared_module_change_updates_every_function(deployer):
+    deployer.up()
+    shared = deployer.workspace.code_dir / "http.py"
+    shared.write_text(shared.read_text() + "\n# changed\n")
+    deployer.log.clear()
+    result = deployer.up()
+    assert deployer.log.writes == [("lambda", "UpdateFunctionCode")] * 3
+    assert sorted(result.changed) == [f"function:{k}" for k in sorted(FUNCTION_KINDS)]
+
+
+def test_each_function_ships_its_handler_and_the_shared_modules_only(deployer):
+    import io
+    import zipfile
+
+    for kind in FUNCTION_KINDS:
+        code = deployer.workspace.sources().function_code(kind)
+        names = set(zipfile.ZipFile(io.BytesIO(code.zip_bytes)).namelist())
+        assert f"chatbot_lambda/{kind}.py" in names
+        assert {"chatbot_lambda/__init__.py", "chatbot_lambda/http.py"} <= names
+        assert not names & {f"chatbot_lambda/{k}.py" for k in FUNCTION_KINDS if k != kind}
+        assert code == deployer.workspace.sources().function_code(kind)  # deterministic
+        # Every chatbot_lambda module the shipped code imports is shipped with it.
+        archive = zipfile.ZipFile(io.BytesIO(code.zip_bytes))
+        for name in names:
+            tree = ast.parse(archive.read(name))
+            for node in ast.walk(tree):
+                modules: list[str] = []
+                if isinstance(node, ast.ImportFrom) and node.module:
+                    modules = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+                elif isinstance(node, ast.Import):
+                    modules = [a.name for a in node.names]
+                for module in modules:
+                    if module.startswith("chatbot_lambda."):
+                        path = module.replace(".", "/")
+                        assert (
+                            f"{path}.py" in names
+                            or f"{path}/__init__.py" in names
+                            or (
+                                f"{path.rsplit('/', 1)[0]}.py" in names  # an attribute import
+                            )
+                        ), f"{kind}: {name} imports {module}, which is not shipped"
 
 
 def test_site_change_uploads_only_that_file(deployer):
