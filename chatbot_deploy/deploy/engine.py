@@ -1,11 +1,11 @@
 """`up` as a graph of steps: each ensures one resource and depends only on what it needs.
 
-    role:*  logs:*  layer  web-build  params  table  bucket
-       \\      |      /                           |
-        function:*  ─── layer-cleanup             |
-             |                                    |
-            api ──── permission:*                 |
-             \\____________________ site-sync ____/
+    role:*  logs:*  layer        web  params  table  bucket     (no dependencies)
+       └───────┼───────┘          │                     │
+           function:* ── layer-cleanup                  │
+               │                  │                     │
+              api ── permission:* │                     │
+               └──────────────── site ──────────────────┘
 
 Every step reads first and writes only what differs, so a second `up` makes no write call
 and a run that was killed at any point is finished by the next one.
@@ -188,18 +188,12 @@ def _bind(
 
 
 def _ensure_params(ctx: DeployContext, openai_key: str | None) -> Outcome:
-    outcomes = [params.ensure_jwt_secret(ctx), params.ensure_openai_key(ctx, openai_key)]
-    changed = [
-        label
-        for label, outcome in zip(("JWT secret", "OpenAI key"), outcomes, strict=True)
-        if outcome.changed
-    ]
-    summary = ", ".join(
-        f"{label} {o.summary}"
-        for label, o in zip(("JWT secret", "OpenAI key"), outcomes, strict=True)
-        if o.changed
-    )
-    return Outcome(summary or "unchanged", None, bool(changed))
+    outcomes = {
+        "JWT secret": params.ensure_jwt_secret(ctx),
+        "OpenAI key": params.ensure_openai_key(ctx, openai_key),
+    }
+    changed = [f"{label} {o.summary}" for label, o in outcomes.items() if o.changed]
+    return Outcome(", ".join(changed) or "unchanged", None, bool(changed))
 
 
 def up(
