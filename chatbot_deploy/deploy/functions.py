@@ -159,9 +159,8 @@ def ensure_function(
     arn = str(configuration["FunctionArn"])
     changes: list[str] = []
     wait_until_ready(ctx, kind, configuration)
-    if configuration.get("CodeSha256") != code.sha256 or configuration.get(
-        "Architectures", ["x86_64"]
-    ) != [ctx.arch]:
+    architectures = configuration.get("Architectures", ["x86_64"])  # Lambda's default
+    if configuration.get("CodeSha256") != code.sha256 or architectures != [ctx.arch]:
         update_when_free(
             ctx,
             kind,
