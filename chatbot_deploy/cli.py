@@ -9,6 +9,9 @@ import typer
 
 from chatbot_deploy import __version__
 from chatbot_deploy.commands.local import local
+from chatbot_deploy.commands.status import status
+from chatbot_deploy.commands.teardown import teardown
+from chatbot_deploy.commands.up import up
 from chatbot_deploy.console import err
 from chatbot_deploy.errors import UserError
 
@@ -42,6 +45,9 @@ def main_options(
 
 
 app.command()(local)
+app.command()(up)
+app.command()(status)
+app.command()(teardown)
 
 
 def main() -> None:
