@@ -22,6 +22,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Markdown: docstrings wrapped at 100 columns reflow to the terminal; `code` is styled.
+    rich_markup_mode="markdown",
 )
 
 _state = {"debug": False}
