@@ -9,6 +9,7 @@ moto or LocalStack.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -57,6 +58,8 @@ class Aws:
 
 def connect(profile: str | None = None, region: str | None = None) -> Aws:
     """Resolve profile, region and credentials, or raise a UserError that says what to do."""
+    # boto3 reads AWS_DEFAULT_REGION; the other AWS SDKs (and Lambda) use AWS_REGION.
+    region = region or os.environ.get("AWS_REGION") or None
     try:
         session = boto3.Session(profile_name=profile, region_name=region)
     except botocore.exceptions.ProfileNotFound as exc:

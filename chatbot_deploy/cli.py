@@ -10,6 +10,9 @@ import typer
 from chatbot_deploy import __version__
 from chatbot_deploy.commands.local import local
 from chatbot_deploy.commands.logs import logs
+from chatbot_deploy.commands.status import status
+from chatbot_deploy.commands.teardown import teardown
+from chatbot_deploy.commands.up import up
 from chatbot_deploy.commands.users import add_user, list_users, remove_user
 from chatbot_deploy.console import err
 from chatbot_deploy.errors import UserError
@@ -21,6 +24,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Markdown: docstrings wrapped at 100 columns reflow to the terminal; `code` is styled.
+    rich_markup_mode="markdown",
 )
 
 _state = {"debug": False}
@@ -44,6 +49,9 @@ def main_options(
 
 
 app.command()(local)
+app.command()(up)
+app.command()(status)
+app.command()(teardown)
 app.command("add-user")(add_user)
 app.command("remove-user")(remove_user)
 app.command("list-users")(list_users)

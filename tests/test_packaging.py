@@ -93,3 +93,23 @@ def test_installed_package_finds_its_parts_outside_the_checkout(wheel: Path, tmp
         check=True,
     )
     assert "local" in help_out.stdout
+
+
+@pytest.mark.slow
+def test_wheel_ships_the_built_web_app(wheel: Path, tmp_path: Path):
+    """hatch_build.py puts frontend/dist in the wheel where paths.web_dist() finds it."""
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "chatbot_deploy/web/index.html" in names
+    assets = [n for n in names if n.startswith("chatbot_deploy/web/assets/")]
+    assert any(n.endswith(".js") for n in assets) and any(n.endswith(".css") for n in assets)
+    assert not any("node_modules" in n or n.startswith("frontend/") for n in names)
+    target = tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index"]
+    subprocess.run([*pip, "--target", str(target), str(wheel)], check=True)
+    probe = "from chatbot_deploy import paths; print(paths.web_dist())"
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(target / "chatbot_deploy" / "web")

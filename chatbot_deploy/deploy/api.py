@@ -1,0 +1,234 @@
+"""The HTTP API: routes to the functions, the JWT authorizer, CORS and the `$default` stage.
+
+API names are not unique, so the stack's API is found by its tag. Integrations are found by
+their function ARN, the authorizer by name and routes by route key, so a run that was killed
+half way is finished without duplicates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import botocore.exceptions
+
+from chatbot_deploy import app_spec
+from chatbot_deploy.deploy.context import DeployContext
+from chatbot_deploy.deploy.graph import Outcome
+from chatbot_deploy.names import TAG_KEY
+
+STAGE = "$default"
+THROTTLING = {"ThrottlingBurstLimit": 50, "ThrottlingRateLimit": 20.0}
+CORS_MAX_AGE_S = 600
+
+
+@dataclass(frozen=True)
+class ApiInfo:
+    api_id: str
+    url: str
+    authorizer_id: str
+
+
+def find_apis(ctx: DeployContext) -> list[dict[str, Any]]:
+    """Every HTTP API tagged for this stack, oldest first (normally exactly one)."""
+    paginator = ctx.client("apigatewayv2").get_paginator("get_apis")
+    found = [
+        dict(api)
+        for page in paginator.paginate()
+        for api in page["Items"]
+        if (api.get("Tags") or {}).get(TAG_KEY) == ctx.names.stack
+    ]
+    return sorted(found, key=lambda api: (api.get("CreatedDate") or 0, api["ApiId"]))
+
+
+def cors(ctx: DeployContext) -> dict[str, Any]:
+    return {
+        "AllowOrigins": [ctx.website_url],
+        "AllowMethods": ["POST"],
+        "AllowHeaders": ["authorization", "content-type"],
+        "MaxAge": CORS_MAX_AGE_S,
+    }
+
+
+def _same_cors(current: Mapping[str, Any] | None, desired: Mapping[str, Any]) -> bool:
+    if not current:
+        return False
+
+    def norm(config: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            key: sorted(v.lower() for v in value) if isinstance(value, list) else value
+            for key, value in config.items()
+            if key in desired
+        }
+
+    return norm(current) == norm(desired)
+
+
+def authorizer_uri(ctx: DeployContext, function_arn: str) -> str:
+    return (
+        f"arn:{ctx.partition}:apigateway:{ctx.region}:lambda:path/2015-03-31/functions/"
+        f"{function_arn}/invocations"
+    )
+
+
+def _authorizer_settings(ctx: DeployContext, function_arn: str) -> dict[str, Any]:
+    return {
+        "AuthorizerType": "REQUEST",
+        "AuthorizerUri": authorizer_uri(ctx, function_arn),
+        "AuthorizerPayloadFormatVersion": "2.0",
+        "EnableSimpleResponses": True,
+        "IdentitySource": [app_spec.AUTHORIZER_IDENTITY_SOURCE],
+        "AuthorizerResultTtlInSeconds": app_spec.AUTHORIZER_CACHE_TTL_S,
+    }
+
+
+def _integration_settings(function_arn: str) -> dict[str, Any]:
+    return {
+        "IntegrationType": "AWS_PROXY",
+        "IntegrationMethod": "POST",
+        "IntegrationUri": function_arn,
+        "PayloadFormatVersion": "2.0",
+        "TimeoutInMillis": app_spec.API_TIMEOUT_S * 1000,
+    }
+
+
+def _differs(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
+    return any(current.get(key) != value for key, value in desired.items())
+
+
+class _Api:
+    """Reconciles one API's parts, collecting what it changed."""
+
+    def __init__(self, ctx: DeployContext, api_id: str) -> None:
+        self.ctx = ctx
+        self.api_id = api_id
+        self.client = ctx.client("apigatewayv2")
+        self.changes: list[str] = []
+
+    def integration(self, function_arn: str) -> str:
+        desired = _integration_settings(function_arn)
+        items = self.client.get_integrations(ApiId=self.api_id)["Items"]
+        for item in items:
+            if item.get("IntegrationUri") == function_arn:
+                if _differs(item, desired):
+                    self.client.update_integration(
+                        ApiId=self.api_id, IntegrationId=item["IntegrationId"], **desired
+                    )
+                    self.changes.append("integration updated")
+                return str(item["IntegrationId"])
+        created = self.client.create_integration(ApiId=self.api_id, **desired)
+        self.changes.append("integration created")
+        return str(created["IntegrationId"])
+
+    def _authorizers(self) -> list[dict[str, Any]]:
+        probe = self.ctx.single_try.get("apigatewayv2", self.client)
+        try:
+            return list(probe.get_authorizers(ApiId=self.api_id)["Items"])
+        except NotImplementedError:  # moto in-process
+            pass
+        except botocore.exceptions.ClientError as exc:
+            if not _is_emulator(exc):  # throttling, a real 5xx: again with the usual retries
+                return list(self.client.get_authorizers(ApiId=self.api_id)["Items"])
+        # moto (5.2) has no GetAuthorizers: find ours through the routes that use it.
+        ids = {
+            route["AuthorizerId"]
+            for route in self.client.get_routes(ApiId=self.api_id)["Items"]
+            if route.get("AuthorizerId")
+        }
+        return [self.client.get_authorizer(ApiId=self.api_id, AuthorizerId=i) for i in ids]
+
+    def authorizer(self, function_arn: str) -> str:
+        desired = _authorizer_settings(self.ctx, function_arn)
+        name = self.ctx.names.authorizer_name
+        for item in self._authorizers():
+            if item.get("Name") == name:
+                if _differs(item, desired):
+                    self.client.update_authorizer(
+                        ApiId=self.api_id, AuthorizerId=item["AuthorizerId"], **desired
+                    )
+                    self.changes.append("authorizer updated")
+                return str(item["AuthorizerId"])
+        created = self.client.create_authorizer(ApiId=self.api_id, Name=name, **desired)
+        self.changes.append("authorizer created")
+        return str(created["AuthorizerId"])
+
+    def routes(self, integrations: Mapping[str, str], authorizer_id: str) -> None:
+        existing = {r["RouteKey"]: r for r in self.client.get_routes(ApiId=self.api_id)["Items"]}
+        for route in app_spec.ROUTES:
+            desired: dict[str, Any] = {
+                "Target": f"integrations/{integrations[route.function]}",
+                "AuthorizationType": "CUSTOM" if route.authorized else "NONE",
+            }
+            if route.authorized:
+                desired["AuthorizerId"] = authorizer_id
+            current = existing.get(route.route_key)
+            if current is None:
+                self.client.create_route(ApiId=self.api_id, RouteKey=route.route_key, **desired)
+                self.changes.append(f"route {route.route_key} created")
+            elif _differs(current, desired):
+                self.client.update_route(ApiId=self.api_id, RouteId=current["RouteId"], **desired)
+                self.changes.append(f"route {route.route_key} updated")
+
+    def stage(self) -> None:
+        desired = {"AutoDeploy": True, "DefaultRouteSettings": THROTTLING}
+        stages = {s["StageName"]: s for s in self.client.get_stages(ApiId=self.api_id)["Items"]}
+        current = stages.get(STAGE)
+        if current is None:
+            self.client.create_stage(
+                ApiId=self.api_id, StageName=STAGE, Tags=self.ctx.names.tags, **desired
+            )
+            self.changes.append("stage created")
+        elif current.get("AutoDeploy") is not True or any(
+            (current.get("DefaultRouteSettings") or {}).get(key) != value
+            for key, value in THROTTLING.items()
+        ):
+            self.client.update_stage(ApiId=self.api_id, StageName=STAGE, **desired)
+            self.changes.append("stage updated")
+
+
+def _is_emulator(exc: botocore.exceptions.ClientError) -> bool:
+    return "not been implemented" in str(exc) or "Internal Server Error" in str(exc)
+
+
+def ensure_api(ctx: DeployContext, function_arns: Mapping[str, str]) -> Outcome:
+    client = ctx.client("apigatewayv2")
+    apis = find_apis(ctx)
+    changes: list[str] = []
+    if apis:
+        api = apis[0]
+        if not _same_cors(api.get("CorsConfiguration"), cors(ctx)):
+            client.update_api(ApiId=api["ApiId"], CorsConfiguration=cors(ctx))
+            changes.append("CORS updated")
+    else:
+        api = client.create_api(
+            Name=ctx.names.api_name,
+            ProtocolType="HTTP",
+            Description=f"chatbot-deploy stack {ctx.names.stack}",
+            CorsConfiguration=cors(ctx),
+            Tags=ctx.names.tags,
+        )
+        changes.append("created")
+    parts = _Api(ctx, api["ApiId"])
+    integrations = {
+        kind: parts.integration(function_arns[kind])
+        for kind in sorted({route.function for route in app_spec.ROUTES})
+    }
+    authorizer_id = parts.authorizer(function_arns[app_spec.AUTHORIZER_FUNCTION])
+    parts.routes(integrations, authorizer_id)
+    parts.stage()
+    changes.extend(parts.changes)
+    info = ApiInfo(api_id=api["ApiId"], url=str(api["ApiEndpoint"]), authorizer_id=authorizer_id)
+    if not changes:
+        return Outcome("unchanged", info)
+    summary = "created" if "created" in changes else f"{len(changes)} change(s)"
+    return Outcome(summary, info, True)
+
+
+def delete_apis(ctx: DeployContext) -> list[str]:
+    client = ctx.client("apigatewayv2")
+    deleted = []
+    for api in find_apis(ctx):
+        client.delete_api(ApiId=api["ApiId"])
+        deleted.append(str(api["ApiId"]))
+    return deleted

@@ -1,0 +1,170 @@
+"""Run the steps of a deployment concurrently, each as soon as the steps it needs are done.
+
+A step is a named callable with the names of the steps it depends on. Independent steps run
+at the same time on a thread pool (AWS calls are I/O-bound); the outputs of finished steps
+are handed to the steps that need them. The first failure stops new steps from starting,
+lets running ones finish, and is raised unchanged so the caller can translate it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+Outputs = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a step did: a short summary ("created", "unchanged" ...) and a value for later
+    steps."""
+
+    summary: str
+    value: Any = None
+    changed: bool = False
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    title: str
+    run: Callable[[Outputs], Outcome]
+    after: tuple[str, ...] = ()
+
+
+@dataclass
+class StepRecord:
+    key: str
+    title: str
+    after: tuple[str, ...]
+    started: float = 0.0
+    finished: float = 0.0
+    outcome: Outcome | None = None
+
+    @property
+    def seconds(self) -> float:
+        return self.finished - self.started
+
+
+@dataclass
+class RunRecord:
+    steps: dict[str, StepRecord] = field(default_factory=dict)
+    started: float = 0.0
+    finished: float = 0.0
+
+    def value(self, key: str) -> Any:
+        outcome = self.steps[key].outcome
+        return None if outcome is None else outcome.value
+
+    def critical_path(self) -> list[StepRecord]:
+        """The chain of steps that decided the total time: from the last step to finish,
+        back through the dependency that finished last each time."""
+        done = [record for record in self.steps.values() if record.outcome is not None]
+        if not done:
+            return []
+        path = [max(done, key=lambda record: record.finished)]
+        while path[-1].after:
+            path.append(max((self.steps[key] for key in path[-1].after), key=_finished))
+        return list(reversed(path))
+
+
+def _finished(record: StepRecord) -> float:
+    return record.finished
+
+
+class Reporter(Protocol):
+    def started(self, step: Step) -> None: ...
+
+    def finished(self, step: Step, outcome: Outcome, seconds: float) -> None: ...
+
+    def failed(self, step: Step, error: BaseException, seconds: float) -> None: ...
+
+
+class SilentReporter:
+    def started(self, step: Step) -> None:
+        pass
+
+    def finished(self, step: Step, outcome: Outcome, seconds: float) -> None:
+        pass
+
+    def failed(self, step: Step, error: BaseException, seconds: float) -> None:
+        pass
+
+
+class GraphError(ValueError):
+    pass
+
+
+def check_graph(steps: Sequence[Step]) -> None:
+    """Unknown dependencies, duplicate keys and cycles are programming errors."""
+    keys = [step.key for step in steps]
+    if len(set(keys)) != len(keys):
+        raise GraphError(f"duplicate step keys in {keys}")
+    known = set(keys)
+    for step in steps:
+        missing = set(step.after) - known
+        if missing:
+            raise GraphError(f"step {step.key!r} depends on unknown {sorted(missing)}")
+    remaining = {step.key: set(step.after) for step in steps}
+    while remaining:
+        ready = [key for key, deps in remaining.items() if not deps]
+        if not ready:
+            raise GraphError(f"dependency cycle among {sorted(remaining)}")
+        for key in ready:
+            del remaining[key]
+        for deps in remaining.values():
+            deps.difference_update(ready)
+
+
+def run_steps(
+    steps: Sequence[Step],
+    reporter: Reporter | None = None,
+    *,
+    max_workers: int = 8,
+) -> RunRecord:
+    check_graph(steps)
+    report = reporter or SilentReporter()
+    record = RunRecord(
+        steps={step.key: StepRecord(step.key, step.title, step.after) for step in steps},
+        started=time.monotonic(),
+    )
+    outputs: dict[str, Any] = {}
+    pending = list(steps)
+    running: dict[Future[Outcome], Step] = {}
+    failure: BaseException | None = None
+
+    def launch(pool: ThreadPoolExecutor) -> None:
+        for step in list(pending):
+            if all(key in outputs for key in step.after):
+                pending.remove(step)
+                record.steps[step.key].started = time.monotonic()
+                report.started(step)
+                inputs = {key: outputs[key] for key in step.after}
+                running[pool.submit(step.run, inputs)] = step
+
+    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="deploy") as pool:
+        launch(pool)
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                step = running.pop(future)
+                step_record = record.steps[step.key]
+                step_record.finished = time.monotonic()
+                error = future.exception()
+                if error is not None:
+                    report.failed(step, error, step_record.seconds)
+                    failure = failure or error
+                    continue
+                outcome = future.result()
+                step_record.outcome = outcome
+                outputs[step.key] = outcome.value
+                report.finished(step, outcome, step_record.seconds)
+            if failure is None:
+                launch(pool)
+    record.finished = time.monotonic()
+    if failure is not None:
+        raise failure
+    return record

@@ -1,0 +1,143 @@
+import { useEffect, useRef, useState } from "preact/hooks";
+
+import type { Api, Session } from "./api";
+import { ChatPage } from "./ChatPage";
+import type { RuntimeConfig } from "./config";
+import { LoginPage } from "./LoginPage";
+import { formatRoute, parseRoute } from "./router";
+import {
+  SESSION_KEY,
+  clearSession,
+  loadSession,
+  msUntilExpiry,
+  saveSession,
+} from "./session";
+
+export const EXPIRED_NOTICE = "Your session has expired. Please sign in again.";
+export const SIGNED_OUT_NOTICE = "You have signed out.";
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+interface Props {
+  config: RuntimeConfig;
+  api: Api;
+  storage: Storage;
+}
+
+export function App({ config, api, storage }: Props) {
+  const [initial] = useState(() => loadSession(storage));
+  const [session, setSession] = useState<Session | null>(
+    initial.state === "valid" ? initial.session : null,
+  );
+  const [notice, setNotice] = useState<string | null>(
+    initial.state === "expired" ? EXPIRED_NOTICE : null,
+  );
+  const [lastUsername, setLastUsername] = useState(
+    initial.state === "expired" ? initial.username : "",
+  );
+  const [hash, setHash] = useState(() => window.location.hash);
+  // Where a person who had to sign in was going (a conversation's address).
+  const returnTo = useRef<string | null>(null);
+  const route = parseRoute(hash);
+
+  function navigate(next: string, replace = false) {
+    if (replace) {
+      window.history.replaceState(null, "", next);
+    } else if (window.location.hash !== next) {
+      window.location.hash = next;
+    }
+    setHash(next);
+  }
+
+  useEffect(() => {
+    const onHashChange = () => setHash(window.location.hash);
+    window.addEventListener("hashchange", onHashChange);
+    return () => window.removeEventListener("hashchange", onHashChange);
+  }, []);
+
+  // Signed out: every page but login leads to login. Signed in: login leads back.
+  useEffect(() => {
+    if (!session && route.page !== "login") {
+      returnTo.current = hash && hash !== "#" ? hash : null;
+      navigate(formatRoute({ page: "login" }), true);
+    } else if (session && route.page === "login") {
+      navigate(returnTo.current ?? formatRoute({ page: "chat", id: null }), true);
+      returnTo.current = null;
+    }
+  }, [session, hash]);
+
+  function endSession(message: string) {
+    clearSession(storage);
+    setLastUsername(session?.username ?? "");
+    setSession(null);
+    setNotice(message);
+  }
+
+  // The token is kept for its lifetime and no longer.
+  useEffect(() => {
+    if (!session) return;
+    const timer = window.setTimeout(
+      () => endSession(EXPIRED_NOTICE),
+      Math.min(msUntilExpiry(session), MAX_TIMER_MS),
+    );
+    return () => window.clearTimeout(timer);
+  }, [session]);
+
+  // Signing in or out in another tab applies here too.
+  useEffect(() => {
+    const onStorage = (event: StorageEvent) => {
+      if (event.key !== SESSION_KEY && event.key !== null) return;
+      const loaded = loadSession(storage);
+      if (loaded.state === "valid") {
+        setSession(loaded.session);
+        setNotice(null);
+      } else if (session) {
+        setLastUsername(session.username);
+        setSession(null);
+        setNotice(loaded.state === "expired" ? EXPIRED_NOTICE : SIGNED_OUT_NOTICE);
+      }
+    };
+    window.addEventListener("storage", onStorage);
+    return () => window.removeEventListener("storage", onStorage);
+  }, [storage, session]);
+
+  function onLogin(next: Session) {
+    saveSession(storage, next);
+    setNotice(null);
+    setSession(next);
+  }
+
+  function logout() {
+    clearSession(storage);
+    setLastUsername(session?.username ?? "");
+    setSession(null);
+    setNotice(SIGNED_OUT_NOTICE);
+    returnTo.current = null;
+    navigate(formatRoute({ page: "login" }));
+  }
+
+  if (!session) {
+    return (
+      <LoginPage
+        key={notice ?? ""}
+        api={api}
+        stack={config.stack}
+        notice={notice}
+        initialUsername={lastUsername}
+        onLogin={onLogin}
+      />
+    );
+  }
+  if (route.page === "login") return null; // redirecting back to the chat
+  return (
+    <ChatPage
+      key={session.username}
+      api={api}
+      session={session}
+      storage={storage}
+      conversationId={route.id}
+      navigate={navigate}
+      onSessionEnded={endSession}
+      onLogout={logout}
+    />
+  );
+}

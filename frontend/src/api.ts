@@ -1,0 +1,220 @@
+// The one module that talks to the API (docs/api.md). Everything else sees typed results
+// and ApiError; a streamed transport can replace `chat` behind the same interface.
+
+export type Role = "user" | "assistant" | "system";
+
+export interface ChatMessage {
+  role: Role;
+  content: string;
+}
+
+export interface Session {
+  token: string;
+  username: string;
+  /** Unix seconds. */
+  expiresAt: number;
+}
+
+export interface ChatAnswer {
+  message: ChatMessage;
+  model: string;
+}
+
+/**
+ * What went wrong, by what the person can do about it:
+ * - `credentials`: wrong username or password (login 401)
+ * - `session`: the token is missing, expired or refused (chat 401/403): sign in again
+ * - `rate-limit`: the model provider is throttling (429): wait and retry
+ * - `upstream`: the model provider failed or timed out (502/503/504)
+ * - `invalid`: the request was refused as malformed (400/413)
+ * - `server`: anything else from the server (500, unexpected statuses or bodies)
+ * - `network`: no answer at all (offline, DNS, CORS, connection reset)
+ * - `timeout`: no answer within the client's own deadline
+ * - `aborted`: the person cancelled
+ */
+export type ApiErrorKind =
+  | "credentials"
+  | "session"
+  | "rate-limit"
+  | "upstream"
+  | "invalid"
+  | "server"
+  | "network"
+  | "timeout"
+  | "aborted";
+
+export class ApiError extends Error {
+  readonly kind: ApiErrorKind;
+  readonly status: number | undefined;
+
+  constructor(kind: ApiErrorKind, message: string, status?: number) {
+    super(message);
+    this.name = "ApiError";
+    this.kind = kind;
+    this.status = status;
+  }
+
+  /** Worth offering a retry button for. */
+  get retryable(): boolean {
+    return this.kind !== "credentials" && this.kind !== "session" && this.kind !== "invalid";
+  }
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal;
+}
+
+export interface Api {
+  login(username: string, password: string, options?: RequestOptions): Promise<Session>;
+  chat(token: string, messages: ChatMessage[], options?: RequestOptions): Promise<ChatAnswer>;
+}
+
+/** API Gateway ends a request after 30 s; give up a little later than that. */
+export const CLIENT_TIMEOUT_MS = 35_000;
+
+type Fetch = typeof fetch;
+
+export function createApi(
+  apiUrl: string,
+  fetchImpl: Fetch = (...args) => fetch(...args),
+  timeoutMs = CLIENT_TIMEOUT_MS,
+): Api {
+  const base = apiUrl.replace(/\/+$/, "");
+
+  async function post(path: string, body: unknown, headers: Record<string, string>, options?: RequestOptions) {
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
+    const outer = options?.signal;
+    const onAbort = () => controller.abort();
+    if (outer?.aborted) controller.abort();
+    outer?.addEventListener("abort", onAbort);
+    try {
+      const response = await fetchImpl(`${base}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify(body),
+        signal: controller.signal,
+        cache: "no-store",
+        credentials: "omit",
+      });
+      const text = await response.text();
+      return { status: response.status, body: parseJson(text) };
+    } catch (error) {
+      if (timedOut) {
+        throw new ApiError("timeout", "The server did not answer in time. Try again.");
+      }
+      if (controller.signal.aborted) throw new ApiError("aborted", "Cancelled.");
+      throw new ApiError(
+        "network",
+        "Could not reach the server. Check your connection and try again.",
+      );
+    } finally {
+      clearTimeout(timer);
+      outer?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  return {
+    async login(username, password, options) {
+      const { status, body } = await post("/login", { username, password }, {}, options);
+      if (status === 200 && isLoginBody(body)) {
+        return { token: body.token, username: body.username, expiresAt: body.expires_at };
+      }
+      if (status === 401) {
+        throw new ApiError("credentials", "Wrong username or password.", status);
+      }
+      throw errorFor(status, body);
+    },
+
+    async chat(token, messages, options) {
+      const { status, body } = await post(
+        "/chat",
+        { messages: messages.map(({ role, content }) => ({ role, content })) },
+        { authorization: `Bearer ${token}` },
+        options,
+      );
+      if (status === 200 && isChatBody(body)) {
+        return { message: { role: "assistant", content: body.message.content }, model: body.model };
+      }
+      throw errorFor(status, body);
+    },
+  };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isLoginBody(
+  body: unknown,
+): body is { token: string; username: string; expires_at: number } {
+  return (
+    isObject(body) &&
+    typeof body.token === "string" &&
+    body.token !== "" &&
+    typeof body.username === "string" &&
+    typeof body.expires_at === "number" &&
+    Number.isFinite(body.expires_at)
+  );
+}
+
+function isChatBody(body: unknown): body is { message: { content: string }; model: string } {
+  return (
+    isObject(body) &&
+    isObject(body.message) &&
+    typeof body.message.content === "string" &&
+    (typeof body.model === "string" || body.model === undefined)
+  );
+}
+
+/** Our handlers' `{"error": ...}` text is safe to show; API Gateway's `{"message"}` is not
+ * meant for people, so statuses decide and the text is ours. */
+function handlerText(body: unknown): string | undefined {
+  if (isObject(body) && typeof body.error === "string" && body.error.trim() !== "") {
+    const text = body.error.trim();
+    return text.charAt(0).toUpperCase() + text.slice(1) + (/[.!?]$/.test(text) ? "" : ".");
+  }
+  return undefined;
+}
+
+export function errorFor(status: number, body: unknown): ApiError {
+  const text = handlerText(body);
+  switch (true) {
+    case status === 401 || status === 403:
+      return new ApiError("session", "Your session has ended. Please sign in again.", status);
+    case status === 429:
+      return new ApiError(
+        "rate-limit",
+        text ?? "Too many requests right now. Wait a moment and try again.",
+        status,
+      );
+    case status === 400 || status === 413:
+      return new ApiError("invalid", text ?? "The request was refused as invalid.", status);
+    case status === 502 || status === 503 || status === 504:
+      return new ApiError(
+        "upstream",
+        text ?? "The model provider did not answer. Try again.",
+        status,
+      );
+    case status === 200:
+      return new ApiError("server", "The server sent an answer this app does not understand.", status);
+    default:
+      return new ApiError(
+        "server",
+        text && status !== 500 ? text : `The server had a problem (HTTP ${status}). Try again.`,
+        status,
+      );
+  }
+}

@@ -1,0 +1,58 @@
+// The runtime configuration, /config.json next to index.html (docs/api.md): the same build
+// works for every stack and for `chatbot-deploy local`.
+
+export interface RuntimeConfig {
+  apiUrl: string;
+  stack: string;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+export function parseConfig(value: unknown): RuntimeConfig {
+  if (typeof value !== "object" || value === null) {
+    throw new ConfigError("config.json is not a JSON object");
+  }
+  const { apiUrl, stack } = value as Record<string, unknown>;
+  if (typeof apiUrl !== "string" || apiUrl === "") {
+    throw new ConfigError("config.json has no apiUrl");
+  }
+  let url: URL;
+  try {
+    url = new URL(apiUrl);
+  } catch {
+    throw new ConfigError(`config.json apiUrl is not a URL: ${apiUrl}`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new ConfigError(`config.json apiUrl must be http(s): ${apiUrl}`);
+  }
+  return {
+    apiUrl: apiUrl.replace(/\/+$/, ""),
+    stack: typeof stack === "string" ? stack : "",
+  };
+}
+
+/** Fetch and check config.json, relative to the page (works below a path prefix too). */
+export async function loadConfig(
+  fetchImpl: typeof fetch = (...args) => fetch(...args),
+  baseUrl: string = document.baseURI,
+): Promise<RuntimeConfig> {
+  let response: Response;
+  try {
+    response = await fetchImpl(new URL("config.json", baseUrl).toString(), { cache: "no-store" });
+  } catch {
+    throw new ConfigError("could not fetch config.json (network error)");
+  }
+  if (!response.ok) throw new ConfigError(`config.json answered HTTP ${response.status}`);
+  let body: unknown;
+  try {
+    body = await response.json();
+  } catch {
+    throw new ConfigError("config.json is not valid JSON");
+  }
+  return parseConfig(body);
+}

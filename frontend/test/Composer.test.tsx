@@ -1,0 +1,109 @@
+import { render } from "preact";
+import { createRef } from "preact";
+import { act } from "preact/test-utils";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+
+import { Composer } from "../src/Composer";
+
+let root: HTMLDivElement;
+
+beforeEach(() => {
+  root = document.createElement("div");
+  document.body.append(root);
+});
+
+afterEach(() => {
+  render(null, root);
+  root.remove();
+});
+
+function mount(props: { waiting?: boolean; onSend?: (text: string) => boolean; onStop?: () => void }) {
+  const onSend = vi.fn(props.onSend ?? (() => true));
+  const onStop = vi.fn(props.onStop ?? (() => {}));
+  act(() => {
+    render(
+      <Composer
+        inputRef={createRef()}
+        waiting={props.waiting ?? false}
+        disabled={false}
+        onSend={onSend}
+        onStop={onStop}
+      />,
+      root,
+    );
+  });
+  const textarea = root.querySelector("textarea")!;
+  return { onSend, onStop, textarea };
+}
+
+function type(textarea: HTMLTextAreaElement, value: string) {
+  act(() => {
+    textarea.value = value;
+    textarea.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+}
+
+function key(textarea: HTMLTextAreaElement, init: KeyboardEventInit) {
+  const event = new KeyboardEvent("keydown", { key: "Enter", bubbles: true, cancelable: true, ...init });
+  act(() => {
+    textarea.dispatchEvent(event);
+  });
+  return event;
+}
+
+describe("composer", () => {
+  it("has a label", () => {
+    const { textarea } = mount({});
+    expect(root.querySelector(`label[for="${textarea.id}"]`)?.textContent).toBe("Message");
+  });
+
+  it("sends on Enter and clears", () => {
+    const { onSend, textarea } = mount({});
+    type(textarea, "  hello  ");
+    const event = key(textarea, {});
+    expect(event.defaultPrevented).toBe(true);
+    expect(onSend).toHaveBeenCalledWith("hello");
+    expect(textarea.value).toBe("");
+  });
+
+  it("keeps Shift+Enter for a new line, and Enter while composing (IME)", () => {
+    const { onSend, textarea } = mount({});
+    type(textarea, "line one");
+    expect(key(textarea, { shiftKey: true }).defaultPrevented).toBe(false);
+    expect(key(textarea, { isComposing: true }).defaultPrevented).toBe(false);
+    expect(onSend).not.toHaveBeenCalled();
+  });
+
+  it("does not send blank text, or while waiting; offers Stop instead", () => {
+    const blank = mount({});
+    type(blank.textarea, "   \n ");
+    key(blank.textarea, {});
+    expect(blank.onSend).not.toHaveBeenCalled();
+    act(() => render(null, root));
+
+    const busy = mount({ waiting: true });
+    type(busy.textarea, "next question");
+    key(busy.textarea, {});
+    expect(busy.onSend).not.toHaveBeenCalled();
+    const stop = root.querySelector<HTMLButtonElement>('button[aria-label="Stop waiting for the answer"]')!;
+    act(() => stop.click());
+    expect(busy.onStop).toHaveBeenCalledOnce();
+    expect(busy.textarea.value).toBe("next question");
+  });
+
+  it("keeps the text when the message was not taken", () => {
+    const { textarea } = mount({ onSend: () => false });
+    type(textarea, "keep me");
+    key(textarea, {});
+    expect(textarea.value).toBe("keep me");
+  });
+
+  it("refuses a message over the API's limit and says why", () => {
+    const { onSend, textarea } = mount({});
+    type(textarea, "x".repeat(32_001));
+    key(textarea, {});
+    expect(onSend).not.toHaveBeenCalled();
+    expect(root.querySelector(".hint")?.textContent).toMatch(/32,001 \/ 32,000/);
+    expect(root.querySelector<HTMLButtonElement>('button[aria-label="Send"]')!.disabled).toBe(true);
+  });
+});

@@ -1,0 +1,153 @@
+import { describe, expect, it, vi } from "vitest";
+
+import { ApiError, createApi, errorFor } from "../src/api";
+
+type Call = { url: string; init: RequestInit };
+
+function fakeFetch(status: number, body: unknown, calls: Call[] = []) {
+  return vi.fn(async (url: string | URL | Request, init?: RequestInit) => {
+    calls.push({ url: String(url), init: init ?? {} });
+    const text = typeof body === "string" ? body : JSON.stringify(body);
+    return new Response(text, { status, headers: { "content-type": "application/json" } });
+  }) as unknown as typeof fetch;
+}
+
+async function failure(promise: Promise<unknown>): Promise<ApiError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(ApiError);
+    return error as ApiError;
+  }
+  throw new Error("expected the call to fail");
+}
+
+describe("login", () => {
+  it("posts the credentials as JSON and maps the session", async () => {
+    const calls: Call[] = [];
+    const api = createApi(
+      "https://api.example.com/",
+      fakeFetch(200, { token: "t0k", expires_at: 1767225600, username: "alice" }, calls),
+    );
+    const session = await api.login("alice", "pw");
+    expect(session).toEqual({ token: "t0k", username: "alice", expiresAt: 1767225600 });
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.url).toBe("https://api.example.com/login");
+    expect(calls[0]!.init.method).toBe("POST");
+    expect(JSON.parse(String(calls[0]!.init.body))).toEqual({ username: "alice", password: "pw" });
+    expect((calls[0]!.init.headers as Record<string, string>)["content-type"]).toBe(
+      "application/json",
+    );
+  });
+
+  it("says wrong username or password on 401", async () => {
+    const api = createApi("http://x", fakeFetch(401, { error: "invalid username or password" }));
+    const error = await failure(api.login("alice", "nope"));
+    expect(error.kind).toBe("credentials");
+    expect(error.message).toBe("Wrong username or password.");
+    expect(error.retryable).toBe(false);
+  });
+
+  it("shows the handler's own text for a 400", async () => {
+    const api = createApi("http://x", fakeFetch(400, { error: "username is too long" }));
+    const error = await failure(api.login("a".repeat(65), "pw"));
+    expect(error.kind).toBe("invalid");
+    expect(error.message).toBe("Username is too long.");
+  });
+
+  it("refuses a 200 that is not a login answer", async () => {
+    const api = createApi("http://x", fakeFetch(200, "<html>oops</html>"));
+    const error = await failure(api.login("alice", "pw"));
+    expect(error.kind).toBe("server");
+  });
+});
+
+describe("chat", () => {
+  const messages = [
+    { role: "user" as const, content: "Hi" },
+    { role: "assistant" as const, content: "Hello!" },
+    { role: "user" as const, content: "Write a haiku" },
+  ];
+
+  it("sends the bearer token and only role and content of each message", async () => {
+    const calls: Call[] = [];
+    const api = createApi(
+      "https://api.example.com",
+      fakeFetch(
+        200,
+        { message: { role: "assistant", content: "Functions wake" }, model: "m", usage: {} },
+        calls,
+      ),
+    );
+    const extra = messages.map((m) => ({ ...m, at: 1, model: "x" }));
+    const answer = await api.chat("tok", extra);
+    expect(answer).toEqual({ message: { role: "assistant", content: "Functions wake" }, model: "m" });
+    expect(calls[0]!.url).toBe("https://api.example.com/chat");
+    expect((calls[0]!.init.headers as Record<string, string>).authorization).toBe("Bearer tok");
+    expect(JSON.parse(String(calls[0]!.init.body))).toEqual({ messages });
+  });
+
+  it.each([
+    [401, { message: "Unauthorized" }, "session"],
+    [403, { message: "Forbidden" }, "session"],
+    [429, { error: "the model provider is rate limiting requests; try again soon" }, "rate-limit"],
+    [502, { error: "the model provider failed" }, "upstream"],
+    [503, { error: "no OpenAI API key is configured: set OPENAI_API_KEY" }, "upstream"],
+    [504, { error: "the model provider did not answer in time; try again" }, "upstream"],
+    [413, { error: "body too large" }, "invalid"],
+    [500, { error: "internal error" }, "server"],
+    [500, { message: "Internal Server Error" }, "server"],
+    [404, { message: "Not Found" }, "server"],
+  ])("maps HTTP %i to %s", async (status, body, kind) => {
+    const api = createApi("http://x", fakeFetch(status, body));
+    const error = await failure(api.chat("tok", messages));
+    expect(error.kind).toBe(kind);
+    expect(error.status).toBe(status);
+  });
+
+  it("words errors for people", () => {
+    expect(errorFor(429, { error: "the model provider is rate limiting requests; try again soon" }).message).toBe(
+      "The model provider is rate limiting requests; try again soon.",
+    );
+    expect(errorFor(403, { message: "Forbidden" }).message).toMatch(/sign in again/);
+    expect(errorFor(500, { error: "internal error" }).message).toBe(
+      "The server had a problem (HTTP 500). Try again.",
+    );
+    expect(errorFor(502, "not json").message).toMatch(/did not answer/);
+    expect(errorFor(429, undefined).retryable).toBe(true);
+    expect(errorFor(403, undefined).retryable).toBe(false);
+  });
+
+  it("reports a network failure", async () => {
+    const api = createApi("http://x", (async () => {
+      throw new TypeError("Failed to fetch");
+    }) as unknown as typeof fetch);
+    const error = await failure(api.chat("tok", messages));
+    expect(error.kind).toBe("network");
+    expect(error.retryable).toBe(true);
+  });
+
+  function hangingFetch() {
+    return ((_url: string, init: RequestInit) =>
+      new Promise((_resolve, reject) => {
+        init.signal?.addEventListener("abort", () =>
+          reject(new DOMException("aborted", "AbortError")),
+        );
+      })) as unknown as typeof fetch;
+  }
+
+  it("gives up after its own deadline", async () => {
+    const api = createApi("http://x", hangingFetch(), 20);
+    const error = await failure(api.chat("tok", messages));
+    expect(error.kind).toBe("timeout");
+  });
+
+  it("can be cancelled", async () => {
+    const api = createApi("http://x", hangingFetch(), 10_000);
+    const controller = new AbortController();
+    const pending = api.chat("tok", messages, { signal: controller.signal });
+    controller.abort();
+    const error = await failure(pending);
+    expect(error.kind).toBe("aborted");
+  });
+});

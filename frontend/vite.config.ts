@@ -1,0 +1,67 @@
+/// <reference types="vitest/config" />
+import { defineConfig, type Plugin } from "vite";
+
+// Defence in depth behind the Markdown sanitizer: no inline or foreign scripts, no images
+// from elsewhere (a model's answer must not beacon data out), API calls only to https or
+// this origin (`local`). Only in the build: the dev server needs its websocket.
+const CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self' https:",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "form-action 'self'",
+].join("; ");
+
+function contentSecurityPolicy(): Plugin {
+  return {
+    name: "chatbot-csp",
+    apply: "build",
+    transformIndexHtml: () => [
+      {
+        tag: "meta",
+        attrs: { "http-equiv": "Content-Security-Policy", content: CSP },
+        injectTo: "head-prepend",
+      },
+    ],
+  };
+}
+
+// `npm run dev` talks to `chatbot-deploy local` on port 8000 (override with API_TARGET):
+// the API routes are proxied, and /config.json points the app at the dev server itself so
+// every call stays same-origin.
+const apiTarget = process.env.API_TARGET ?? "http://127.0.0.1:8000";
+
+function devConfig(): Plugin {
+  return {
+    name: "chatbot-dev-config",
+    apply: "serve",
+    configureServer(server) {
+      server.middlewares.use("/config.json", (req, res) => {
+        res.setHeader("content-type", "application/json");
+        res.setHeader("cache-control", "no-store");
+        res.end(JSON.stringify({ apiUrl: `http://${req.headers.host}`, stack: "dev" }));
+      });
+    },
+  };
+}
+
+export default defineConfig({
+  // Relative asset URLs: the same build works at a site's root or below a prefix.
+  base: "./",
+  oxc: { jsx: { runtime: "automatic", importSource: "preact" } },
+  plugins: [contentSecurityPolicy(), devConfig()],
+  build: { target: "es2022", sourcemap: false, assetsInlineLimit: 0 },
+  server: {
+    proxy: {
+      "/login": apiTarget,
+      "/chat": apiTarget,
+    },
+  },
+  test: {
+    environment: "jsdom",
+    include: ["test/**/*.test.ts", "test/**/*.test.tsx"],
+  },
+});

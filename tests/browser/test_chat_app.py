@@ -1,0 +1,367 @@
+"""The web app end to end: headless Chromium against `chatbot-deploy local` + fake OpenAI."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+import jwt
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import (
+    ARTIFACTS,
+    PHONE,
+    SESSION_KEY,
+    answers,
+    send,
+    sign_in,
+)
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.local_app import USERNAME, LocalApp
+
+pytestmark = pytest.mark.browser
+
+
+def stored_session(page: Any) -> dict[str, Any] | None:
+    raw = page.evaluate(f"localStorage.getItem({json.dumps(SESSION_KEY)})")
+    return json.loads(raw) if raw else None
+
+
+def replace_token(page: Any, token: str) -> None:
+    session = stored_session(page)
+    assert session is not None
+    session["token"] = token
+    page.evaluate(
+        "([key, value]) => localStorage.setItem(key, value)", [SESSION_KEY, json.dumps(session)]
+    )
+    page.reload()  # the app reads the stored session at start
+    page.get_by_label("Message").wait_for()
+
+
+def make_token(web_app: LocalApp, *, secret: str | None = None, exp_offset: int) -> str:
+    names = web_app.aws.names
+    real_secret = web_app.aws.ssm.get_parameter(Name=names.jwt_secret_param, WithDecryption=True)[
+        "Parameter"
+    ]["Value"]
+    now = int(time.time())
+    claims = {"sub": USERNAME, "iss": names.token_issuer, "iat": now - 60, "exp": now + exp_offset}
+    return jwt.encode(claims, secret or real_secret, algorithm="HS256")
+
+
+def test_login_page_refuses_a_wrong_password_with_a_clear_message(page: Any) -> None:
+    expect(page).to_have_url(re.compile(r"#/login$"))
+    expect(page.get_by_label("Username")).to_be_focused()
+    expect(page.get_by_text("Loading…")).to_have_count(0)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Enter your username.")).to_be_visible()
+    expect(page.get_by_label("Username")).to_have_attribute("aria-invalid", "true")
+
+    page.get_by_label("Username").fill(USERNAME)
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_have_text("Wrong username or password.")
+    expect(page.get_by_label("Password")).to_have_value("")
+    expect(page.get_by_label("Password")).to_be_focused()
+    expect(page).to_have_url(re.compile(r"#/login$"))
+    assert stored_session(page) is None
+
+
+def test_sign_in_chat_and_the_conversation_is_the_context(
+    page: Any, fake_openai: FakeOpenAI
+) -> None:
+    sign_in(page)
+    expect(page).to_have_url(re.compile(r"#/$"))
+    session = stored_session(page)
+    assert session is not None and session["username"] == USERNAME
+    assert session["expiresAt"] > time.time() + 3600
+
+    send(page, "hello there")
+    expect(answers(page).nth(0)).to_have_text("echo: hello there")
+    expect(page).to_have_url(re.compile(r"#/c/[0-9a-f]{24}$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("hello there")
+    expect(page.get_by_label("Message")).to_be_focused()
+    # The answer is announced to screen readers.
+    expect(page.locator("[aria-live=polite]")).to_have_text("Answer: echo: hello there")
+
+    send(page, "and again")
+    expect(answers(page).nth(1)).to_have_text("echo: and again")
+    sent = fake_openai.requests[-1].body["messages"]
+    assert [(m["role"], m["content"]) for m in sent if m["role"] != "system"] == [
+        ("user", "hello there"),
+        ("assistant", "echo: hello there"),
+        ("user", "and again"),
+    ]
+
+
+def test_shift_enter_is_a_new_line_and_waiting_is_visible(page: Any) -> None:
+    sign_in(page)
+    box = page.get_by_label("Message")
+    box.fill("line one")
+    box.press("Shift+Enter")
+    box.press_sequentially("line two [[slow:1.5]]")
+    expect(box).to_have_value("line one\nline two [[slow:1.5]]")
+    box.press("Enter")
+    waiting = page.get_by_role("status").filter(has_text="Waiting for the answer")
+    expect(waiting).to_be_visible()
+    expect(page.get_by_role("button", name="Stop waiting for the answer")).to_be_visible()
+    expect(page.locator(".msg-user .bubble")).to_have_text("line one\nline two [[slow:1.5]]")
+    expect(answers(page)).to_have_text("echo: line one\nline two [[slow:1.5]]", timeout=15_000)
+    expect(waiting).to_have_count(0)
+
+
+def test_stop_leaves_the_question_to_retry(page: Any) -> None:
+    sign_in(page)
+    send(page, "take your time [[slow:2]]")
+    page.get_by_role("button", name="Stop waiting for the answer").click()
+    expect(page.get_by_role("status").filter(has_text="Waiting")).to_have_count(0)
+    expect(page.get_by_text("This message has no answer yet.")).to_be_visible()
+    page.get_by_role("button", name="Retry").click()
+    expect(page.get_by_role("status").filter(has_text="Waiting")).to_be_visible()
+    expect(answers(page)).to_have_text("echo: take your time [[slow:2]]", timeout=15_000)
+    expect(page.get_by_text("This message has no answer yet.")).to_have_count(0)
+
+
+def test_markdown_answer_renders_and_its_script_does_not_run(page: Any) -> None:
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    sign_in(page)
+    send(page, "show me [[markdown]]")
+    answer = answers(page).nth(0)
+    expect(answer.locator("h1")).to_have_text("Title")
+    expect(answer.locator("strong")).to_have_text("bold")
+    expect(answer.locator("li")).to_have_count(2)
+    code = answer.locator(".codeblock pre")
+    expect(code).to_have_text("print('hello')")
+    assert code.evaluate("el => getComputedStyle(el).fontFamily").lower().find("mono") >= 0
+    assert answer.locator("script").count() == 0
+    assert page.evaluate("window.__pwned") is None
+
+    answer.get_by_role("button", name="Copy python code").click()
+    expect(answer.get_by_role("button", name="Copy python code")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == "print('hello')\n"
+
+
+def test_rate_limit_shows_in_place_with_a_retry(page: Any, fake_openai: FakeOpenAI) -> None:
+    sign_in(page)
+    send(page, "too fast [[rate-limit]]")
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("rate limiting requests")
+    before = len(fake_openai.requests)
+    alert.get_by_role("button", name="Retry").click()
+    expect(alert).to_contain_text("rate limiting requests")
+    assert len(fake_openai.requests) == before + 1
+    # The question stays, and a new message can still be sent.
+    expect(page.locator(".msg-user")).to_have_count(1)
+
+
+def test_provider_failure_shows_the_api_error_text(page: Any) -> None:
+    sign_in(page)
+    send(page, "break [[server-error]]")
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("model provider")
+    expect(alert.get_by_role("button", name="Retry")).to_be_visible()
+    expect(answers(page)).to_have_count(0)
+
+
+def test_network_error_then_retry_gets_the_answer(page: Any) -> None:
+    sign_in(page)
+    page.route("**/chat", lambda route: route.abort("connectionrefused"))
+    send(page, "are you there")
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("Could not reach the server")
+    page.unroute("**/chat")
+    alert.get_by_role("button", name="Retry").click()
+    expect(answers(page)).to_have_text("echo: are you there")
+    expect(page.get_by_role("alert")).to_have_count(0)
+
+
+def test_reload_keeps_the_conversation_and_any_address_opens(page: Any, web_app: LocalApp) -> None:
+    sign_in(page)
+    send(page, "remember me")
+    expect(answers(page)).to_have_text("echo: remember me")
+    address = page.url
+    page.reload()
+    expect(page).to_have_url(address)
+    expect(page.locator(".msg-user")).to_have_text("remember me")
+    expect(answers(page)).to_have_text("echo: remember me")
+    nav = page.get_by_role("navigation", name="Past conversations")
+    expect(nav.get_by_role("link", name="remember me")).to_have_attribute("aria-current", "page")
+
+    # The same address opened fresh (as an S3 website would serve it: only index.html).
+    other = page.context.new_page()
+    other.goto(address)
+    expect(other.locator(".msg-user")).to_have_text("remember me")
+    other.goto(web_app.url + "/index.html#/")
+    expect(other.get_by_role("heading", level=1)).to_have_text("New chat")
+    other.close()
+
+
+def test_new_chat_switch_and_delete(page: Any) -> None:
+    sign_in(page)
+    send(page, "first topic")
+    expect(answers(page)).to_have_text("echo: first topic")
+    page.get_by_role("button", name="New chat").first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("New chat")
+    expect(page.get_by_label("Message")).to_be_focused()
+    send(page, "second topic")
+    expect(answers(page)).to_have_text("echo: second topic")
+
+    nav = page.get_by_role("navigation", name="Past conversations")
+    links = nav.get_by_role("link")
+    expect(links).to_have_text(["second topic", "first topic"])
+    links.filter(has_text="first topic").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("first topic")
+    expect(page.get_by_role("heading", level=1)).to_be_focused()
+    expect(answers(page)).to_have_text("echo: first topic")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    nav.get_by_role("button", name="Delete “first topic”").click()
+    expect(links).to_have_text(["second topic"])
+    expect(page.get_by_role("heading", level=1)).to_have_text("New chat")
+    stored = page.evaluate(f"localStorage.getItem('chatbot-deploy:conversations:{USERNAME}')")
+    assert [c["title"] for c in json.loads(stored)] == ["second topic"]
+
+
+def test_forged_token_sends_you_to_login_and_back(page: Any, web_app: LocalApp) -> None:
+    sign_in(page)
+    send(page, "before")
+    expect(answers(page)).to_have_text("echo: before")
+    conversation = page.url
+    forged = make_token(web_app, secret="another-secret-of-a-proper-length-0123", exp_offset=3600)
+    replace_token(page, forged)
+    send(page, "after")
+    expect(page).to_have_url(re.compile(r"#/login$"))
+    expect(page.get_by_role("status")).to_have_text("Your session has ended. Please sign in again.")
+    assert stored_session(page) is None
+    # Signing in again returns to the conversation, whose last question can be retried.
+    expect(page.get_by_label("Username")).to_have_value(USERNAME)
+    expect(page.get_by_label("Password")).to_be_focused()
+    page.get_by_label("Password").fill("alice-password-1")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(conversation)
+    expect(page.get_by_text("This message has no answer yet.")).to_be_visible()
+    page.get_by_role("button", name="Retry").click()
+    expect(answers(page)).to_have_text(["echo: before", "echo: after"])
+
+
+def test_expired_token_refused_by_the_api_sends_you_to_login(page: Any, web_app: LocalApp) -> None:
+    sign_in(page)
+    replace_token(page, make_token(web_app, exp_offset=-10))
+    send(page, "still there?")
+    expect(page).to_have_url(re.compile(r"#/login$"))
+    expect(page.get_by_role("status")).to_contain_text("sign in again")
+
+
+def test_session_past_expires_at_is_dropped_on_reload(page: Any) -> None:
+    sign_in(page)
+    session = stored_session(page)
+    assert session is not None
+    session["expiresAt"] = int(time.time()) - 5
+    page.evaluate(
+        "([key, value]) => localStorage.setItem(key, value)", [SESSION_KEY, json.dumps(session)]
+    )
+    page.reload()
+    expect(page).to_have_url(re.compile(r"#/login$"))
+    expect(page.get_by_role("status")).to_have_text(
+        "Your session has expired. Please sign in again."
+    )
+    assert stored_session(page) is None
+
+
+def test_session_expiring_while_open_sends_you_to_login(page: Any) -> None:
+    sign_in(page)
+    session = stored_session(page)
+    assert session is not None
+    # Expires (with the app's 30 s safety margin) five seconds from now; reload to re-arm.
+    session["expiresAt"] = int(time.time()) + 35
+    page.evaluate(
+        "([key, value]) => localStorage.setItem(key, value)", [SESSION_KEY, json.dumps(session)]
+    )
+    page.reload()
+    expect(page.get_by_label("Message")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"#/login$"), timeout=10_000)
+    expect(page.get_by_role("status")).to_have_text(
+        "Your session has expired. Please sign in again."
+    )
+
+
+def test_logout(page: Any) -> None:
+    sign_in(page)
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"#/login$"))
+    expect(page.get_by_role("status")).to_have_text("You have signed out.")
+    assert stored_session(page) is None
+    page.reload()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+
+
+def test_follows_the_system_dark_preference(browser: Any, web_app: LocalApp) -> None:
+    colours = {}
+    for scheme in ("light", "dark"):
+        context = browser.new_context(viewport={"width": 1000, "height": 700}, color_scheme=scheme)
+        page = context.new_page()
+        page.goto(web_app.url + "/")
+        page.get_by_label("Username").wait_for()
+        colours[scheme] = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        context.close()
+    assert colours["light"] == "rgb(255, 255, 255)"
+    assert colours["dark"] != colours["light"]
+
+
+def _chat_with_history(page: Any) -> None:
+    sign_in(page)
+    send(page, "What is AWS Lambda?")
+    expect(answers(page)).to_have_text("echo: What is AWS Lambda?")
+    page.get_by_role("button", name="New chat").first.click()
+    send(page, "Format this as Markdown please [[markdown]]")
+    expect(answers(page).locator("h1")).to_have_text("Title")
+    send(page, "Thanks!")
+    expect(answers(page).nth(1)).to_have_text("echo: Thanks!")
+
+
+def test_screenshots_desktop_and_phone(browser: Any, web_app: LocalApp) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    for name, viewport, scheme in (
+        ("chat.png", {"width": 1280, "height": 800}, "light"),
+        ("chat-dark.png", {"width": 1280, "height": 800}, "dark"),
+        ("chat-phone.png", PHONE, "light"),
+    ):
+        context = browser.new_context(viewport=viewport, color_scheme=scheme)
+        page = context.new_page()
+        page.goto(web_app.url + "/")
+        page.get_by_label("Username").wait_for()
+        page.screenshot(path=str(ARTIFACTS / name.replace("chat", "login")))
+        _chat_with_history(page)
+        page.screenshot(path=str(ARTIFACTS / name))
+        if name == "chat.png":
+            send(page, "One more [[slow:2]]")
+            expect(page.get_by_role("status").filter(has_text="Waiting")).to_be_visible()
+            page.screenshot(path=str(ARTIFACTS / "chat-waiting.png"))
+            # Enter while waiting keeps the text; it goes once the answer is in.
+            send(page, "And another [[rate-limit]]")
+            expect(page.get_by_label("Message")).to_have_value("And another [[rate-limit]]")
+            expect(answers(page).nth(2)).to_have_text("echo: One more [[slow:2]]")
+            page.get_by_label("Message").press("Enter")
+            expect(page.get_by_role("alert")).to_contain_text("rate limiting")
+            page.screenshot(path=str(ARTIFACTS / "chat-error.png"))
+        if viewport == PHONE:
+            # On a phone the history is a drawer behind the menu button.
+            sidebar = page.locator("#sidebar")
+            expect(sidebar).to_be_hidden()
+            menu = page.get_by_role("button", name="Conversations")
+            menu.click()
+            expect(menu).to_have_attribute("aria-expanded", "true")
+            expect(sidebar.get_by_role("link")).to_have_count(2)
+            page.wait_for_timeout(300)  # the slide-in transition
+            page.screenshot(path=str(ARTIFACTS / "chat-phone-drawer.png"))
+            page.keyboard.press("Escape")
+            expect(sidebar).to_be_hidden()
+            expect(menu).to_be_focused()
+            # Nothing is wider than the screen.
+            assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        else:
+            expect(page.locator("#sidebar")).to_be_visible()
+        context.close()
+    assert (ARTIFACTS / "chat.png").stat().st_size > 10_000

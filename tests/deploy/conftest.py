@@ -1,0 +1,159 @@
+"""Fixtures for the deploy engine tests: fake credentials, moto, local artifacts (no pip,
+no npm, no network), and helpers to count and inject AWS calls."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from chatbot_deploy import paths
+from chatbot_deploy.app_spec import AppConfig
+from chatbot_deploy.aws import Aws, connect
+from chatbot_deploy.deploy import bucket, engine, functions, layer, packaging, site
+from chatbot_deploy.deploy.calls import CallLog
+from chatbot_deploy.deploy.context import DeployContext
+from chatbot_deploy.names import StackNames
+
+REGION = "eu-central-1"
+OPENAI_KEY = "sk-test-key-0123456789"
+
+
+@pytest.fixture
+def aws_env(monkeypatch, tmp_path) -> None:
+    """Fake credentials only; never a user's real profile or endpoint."""
+    import os
+
+    for var in list(os.environ):
+        if var.startswith("AWS_"):
+            monkeypatch.delenv(var)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setattr(functions, "sleep", lambda _seconds: None)
+    monkeypatch.setattr(bucket, "sleep", lambda _seconds: None)
+
+
+@pytest.fixture
+def moto(aws_env) -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+class FakeInstaller:
+    """Stands in for pip: one pure-Python package, so the real layer build runs offline."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, requirements: Path, target: Path, arch: str) -> None:
+        self.calls += 1
+        (target / "fakedep").mkdir()
+        (target / "fakedep" / "__init__.py").write_text("VERSION = '1.0'\n")
+        info = target / "fakedep-1.0.dist-info"
+        info.mkdir()
+        (info / "WHEEL").write_text("Wheel-Version: 1.0\nTag: py3-none-any\n")
+
+
+@dataclass
+class Workspace:
+    """Editable copies of the function code and the built web app."""
+
+    code_dir: Path
+    dist: Path
+    cache: Path
+    installer: FakeInstaller
+
+    def sources(self) -> engine.Sources:
+        def code(kind: str) -> functions.Code:
+            files = functions.files_for(kind, packaging.function_files(self.code_dir))
+            data = packaging.deterministic_zip(files)
+            return functions.Code(data, packaging.code_sha256(data))
+
+        return engine.Sources(
+            function_code=code,
+            build_layer=lambda arch: layer.build_layer(
+                arch, cache_dir=self.cache, installer=self.installer
+            ),
+            layer_hash=layer.layer_hash,
+            build_web=lambda: self.dist,
+            sync_site=site.sync_site,
+        )
+
+
+@pytest.fixture
+def workspace(tmp_path) -> Workspace:
+    code_dir = tmp_path / "chatbot_lambda"
+    shutil.copytree(
+        paths.LAMBDA_PACKAGE_DIR, code_dir, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    dist = tmp_path / "dist"
+    (dist / "assets").mkdir(parents=True)
+    (dist / "index.html").write_text("<!doctype html><title>chatbot</title>")
+    (dist / "assets" / "index-abc123.js").write_text("console.log('chatbot')")
+    (dist / "assets" / "index-def456.css").write_text("body{}")
+    return Workspace(code_dir, dist, tmp_path / "layer-cache", FakeInstaller())
+
+
+@dataclass
+class Deployer:
+    """A connected session with a call log, and shortcuts to run `up` and `teardown`."""
+
+    aws: Aws
+    log: CallLog
+    workspace: Workspace
+    stack: str = "chatbot"
+
+    def context(self, config: AppConfig | None = None, **kwargs: Any) -> DeployContext:
+        return DeployContext.create(self.aws, StackNames(self.stack), config, **kwargs)
+
+    def up(
+        self, key: str | None = OPENAI_KEY, config: AppConfig | None = None, **kwargs: Any
+    ) -> engine.DeployResult:
+        return engine.up(self.context(config, **kwargs), self.workspace.sources(), key)
+
+    def client(self, service: str) -> Any:
+        return self.aws.client(service)
+
+    def on(self, event: str, handler: Handler) -> None:
+        """Hook `handler` into the clients made so far (each has its own copy of the
+        session's event hooks) and into those made later."""
+        self.aws.session.events.register(event, handler)
+        for client in self.aws._clients.values():
+            client.meta.events.register(event, handler)
+
+
+@pytest.fixture
+def deployer(moto, workspace) -> Deployer:
+    aws = connect(None, None)
+    log = CallLog().attach(aws.session)
+    return Deployer(aws, log, workspace)
+
+
+Handler = Callable[..., Any]
+
+
+class FakeHttp:
+    def __init__(self, status: int) -> None:
+        self.status_code = status
+        self.headers: dict[str, str] = {}
+        self.content = b""
+        self.raw = None
+
+
+def error_response(code: str, message: str, status: int = 400) -> tuple[FakeHttp, dict[str, Any]]:
+    """What a `before-call` handler returns to make botocore raise ClientError(code)."""
+    return FakeHttp(status), {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }

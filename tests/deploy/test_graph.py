@@ -1,0 +1,107 @@
+"""The step graph: dependencies respected, independent steps concurrent, failures stop it."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+
+import pytest
+
+from chatbot_deploy.deploy.graph import GraphError, Outcome, Step, check_graph, run_steps
+
+
+def sleeper(seconds: float, value: object = None):
+    def run(inputs):
+        time.sleep(seconds)
+        return Outcome("done", value if value is not None else dict(inputs))
+
+    return run
+
+
+def test_independent_steps_run_concurrently():
+    steps = [Step(f"s{i}", f"step {i}", sleeper(0.2)) for i in range(4)]
+    start = time.monotonic()
+    record = run_steps(steps, max_workers=4)
+    assert time.monotonic() - start < 0.6  # not 0.8 s in sequence
+    starts = sorted(step.started for step in record.steps.values())
+    finishes = sorted(step.finished for step in record.steps.values())
+    assert starts[-1] < finishes[0]  # all four were running at once
+
+
+def test_dependencies_get_outputs_and_wait():
+    order: list[str] = []
+    lock = threading.Lock()
+
+    def track(key: str, value: object):
+        def run(inputs):
+            with lock:
+                order.append(key)
+            return Outcome("ok", (value, dict(inputs)))
+
+        return run
+
+    steps = [
+        Step("c", "c", track("c", 3), after=("a", "b")),
+        Step("a", "a", track("a", 1)),
+        Step("b", "b", track("b", 2), after=("a",)),
+    ]
+    record = run_steps(steps)
+    assert order == ["a", "b", "c"]
+    value, inputs = record.value("c")
+    assert value == 3
+    assert inputs == {"a": (1, {}), "b": (2, {"a": (1, {})})}
+
+
+def test_failure_stops_dependents_and_is_raised_unchanged():
+    ran: list[str] = []
+
+    def boom(_):
+        raise ValueError("broken")
+
+    def mark(key: str):
+        def run(_):
+            ran.append(key)
+            return Outcome("ok")
+
+        return run
+
+    steps = [
+        Step("bad", "bad", boom),
+        Step("after", "after", mark("after"), after=("bad",)),
+        Step("other", "other", sleeper(0.05)),
+    ]
+    with pytest.raises(ValueError, match="broken"):
+        run_steps(steps)
+    assert ran == []
+
+
+def test_graph_errors():
+    with pytest.raises(GraphError, match="cycle"):
+        check_graph([Step("a", "a", sleeper(0), ("b",)), Step("b", "b", sleeper(0), ("a",))])
+    with pytest.raises(GraphError, match="unknown"):
+        check_graph([Step("a", "a", sleeper(0), ("zzz",))])
+    with pytest.raises(GraphError, match="duplicate"):
+        check_graph([Step("a", "a", sleeper(0)), Step("a", "a", sleeper(0))])
+
+
+def test_critical_path_follows_the_slowest_chain():
+    steps = [
+        Step("slow", "slow", sleeper(0.15)),
+        Step("fast", "fast", sleeper(0.01)),
+        Step("join", "join", sleeper(0.01), after=("slow", "fast")),
+    ]
+    record = run_steps(steps)
+    assert [step.key for step in record.critical_path()] == ["slow", "join"]
+
+
+def test_fresh_up_runs_independent_steps_at_the_same_time(deployer):
+    record = deployer.up().record
+    steps = record.steps
+    # Roles, log groups, layer, table, bucket and parameters have no dependency: they overlap.
+    roots = [steps[key] for key in ("layer", "table", "bucket", "params", "role:chat")]
+    assert max(s.started for s in roots) < min(s.finished for s in roots)
+    path = [step.key for step in record.critical_path()]
+    assert len(path) >= 3 and not steps[path[0]].after  # from a root step ...
+    for before, after in itertools.pairwise(path):
+        assert before in steps[after].after  # ... along dependencies

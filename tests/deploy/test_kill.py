@@ -1,0 +1,104 @@
+"""SIGKILL during `up` (a real child process against a moto server), then `up` again."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from moto.server import ThreadedMotoServer
+
+from chatbot_deploy.names import TAG_KEY
+from tests.deploy.conftest import OPENAI_KEY
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def server(aws_env):
+    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
+    moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto_server.start()
+    host, port = moto_server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    moto_server.stop()
+
+
+def _env(endpoint: str, workspace) -> dict[str, str]:
+    return {
+        **os.environ,
+        "AWS_ENDPOINT_URL": endpoint,
+        "OPENAI_API_KEY": OPENAI_KEY,
+        "KILL_CODE_DIR": str(workspace.code_dir),
+        "KILL_DIST": str(workspace.dist),
+        "KILL_LAYER_CACHE": str(workspace.cache),
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+def _cli(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.deploy.kill_target", *args],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _made(session, endpoint: str, what: str) -> int:
+    """How many of `what` the child has made so far."""
+    if what == "role":
+        return len(session.client("iam", endpoint_url=endpoint).list_roles()["Roles"])
+    if what == "function":
+        client = session.client("lambda", endpoint_url=endpoint)
+        return len(client.list_functions()["Functions"])
+    return len(session.client("apigatewayv2", endpoint_url=endpoint).get_apis()["Items"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill_when", ["role", "function", "api"])
+def test_sigkill_then_up_finishes_the_job(server, workspace, kill_when):
+    import boto3
+
+    env = _env(server, workspace)
+    session = boto3.Session(region_name=env["AWS_DEFAULT_REGION"])
+    child = _cli(env, "up", "--json")
+    deadline = time.monotonic() + 60
+    try:
+        while child.poll() is None and time.monotonic() < deadline:
+            if _made(session, server, kill_when):
+                break
+            time.sleep(0.01)
+    finally:
+        if child.poll() is None:
+            child.send_signal(signal.SIGKILL)
+        child.communicate(timeout=30)
+    assert child.returncode == -signal.SIGKILL  # killed half way, not finished
+
+    finished = _cli(env, "up", "--json")
+    out, err = finished.communicate(timeout=120)
+    assert finished.returncode == 0, err
+    result = json.loads(out)
+
+    again = _cli(env, "up", "--json")
+    out, err = again.communicate(timeout=120)
+    assert again.returncode == 0, err
+    assert json.loads(out)["changed"] == []  # nothing left to do
+
+    gw = session.client("apigatewayv2", endpoint_url=server)
+    ours = [a for a in gw.get_apis()["Items"] if (a.get("Tags") or {}).get(TAG_KEY)]
+    assert [a["ApiEndpoint"] for a in ours] == [result["api_url"]]
+    assert len(gw.get_routes(ApiId=ours[0]["ApiId"])["Items"]) == 2
+    assert len(gw.get_integrations(ApiId=ours[0]["ApiId"])["Items"]) == 2
+    assert len(gw.get_stages(ApiId=ours[0]["ApiId"])["Items"]) == 1
+    lam = session.client("lambda", endpoint_url=server)
+    assert len(lam.list_functions()["Functions"]) == 3
+    assert len(lam.list_layer_versions(LayerName="chatbot-deps")["LayerVersions"]) == 1
