@@ -222,6 +222,16 @@ def test_missing_log_group_is_not_an_error(client: Any) -> None:
     assert "is it deployed here" not in result.err_text
 
 
+def test_an_empty_window_says_so(client: Any) -> None:
+    put(client, "login", "s", [(now_ms() - 3 * 3600 * 1000, "old news")])
+    result = run("logs", "login", "--since", "1h")
+    assert result.code == 0, result
+    assert result.stdout == ""
+    assert "no log events in the last 1h" in result.err_text
+    filtered = run("logs", "login", "--since", "1d", "--filter", "ERROR")
+    assert "no log events in the last 1d matching 'ERROR'" in filtered.err_text
+
+
 def test_no_log_group_at_all_says_so(client: Any) -> None:
     result = run("logs", "--stack", "other")
     assert result.code == 0

@@ -108,6 +108,10 @@ def logs(
                 f"(`chatbot-deploy up --stack {stack}`)"
             )
         emit(history.events)
+        if not history.events and len(history.missing) < len(kinds):
+            notice(
+                f"no log events in the last {since}" + (f" matching {pattern!r}" if pattern else "")
+            )
         if follow:
             follower = Follower(client, names, kinds, pattern, start_ms, emit, notice, LIVE_TAIL)
             with aws_errors():
