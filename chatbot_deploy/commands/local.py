@@ -11,6 +11,7 @@ import typer
 from rich.panel import Panel
 
 from chatbot_deploy import app_spec, paths
+from chatbot_deploy.commands.options import Model, OpenAIBaseUrl, SystemPrompt
 from chatbot_deploy.console import err, out
 from chatbot_deploy.errors import UserError
 from chatbot_deploy.local import emulator
@@ -40,19 +41,9 @@ def local(
             help="Create a user (repeatable). Default: user 'demo' with a random password.",
         ),
     ] = None,
-    model: Annotated[
-        str, typer.Option(envvar="OPENAI_MODEL", help="Model name sent to the chat API.")
-    ] = DEFAULT_MODEL,
-    openai_base_url: Annotated[
-        str | None,
-        typer.Option(
-            envvar="OPENAI_BASE_URL",
-            help="Any OpenAI-compatible endpoint (Azure OpenAI, vLLM, Ollama ...).",
-        ),
-    ] = None,
-    system_prompt: Annotated[
-        str | None, typer.Option(help="A system message put before every conversation.")
-    ] = None,
+    model: Model = DEFAULT_MODEL,
+    openai_base_url: OpenAIBaseUrl = None,
+    system_prompt: SystemPrompt = None,
 ) -> None:
     """Run the whole app on this machine: the real Lambda handlers behind an emulated
     HTTP API, the web app, and an embedded AWS emulator (moto). No AWS account is used.

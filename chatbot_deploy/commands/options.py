@@ -36,3 +36,16 @@ Profile = Annotated[
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+Model = Annotated[
+    str, typer.Option(envvar="OPENAI_MODEL", help="Model name the chat function asks for.")
+]
+OpenAIBaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        envvar="OPENAI_BASE_URL",
+        help="Any OpenAI-compatible endpoint (Azure OpenAI, vLLM, Ollama ...).",
+    ),
+]
+SystemPrompt = Annotated[
+    str | None, typer.Option(help="A system message put before every conversation.")
+]

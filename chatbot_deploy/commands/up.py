@@ -12,7 +12,16 @@ from rich.panel import Panel
 
 from chatbot_deploy.app_spec import AppConfig
 from chatbot_deploy.aws import aws_errors, connect
-from chatbot_deploy.commands.options import STACK_DEFAULT, Json, Profile, Region, Stack
+from chatbot_deploy.commands.options import (
+    STACK_DEFAULT,
+    Json,
+    Model,
+    OpenAIBaseUrl,
+    Profile,
+    Region,
+    Stack,
+    SystemPrompt,
+)
 from chatbot_deploy.console import err, out
 from chatbot_deploy.deploy import engine, params
 from chatbot_deploy.deploy.context import DEFAULT_LOG_RETENTION_DAYS, DeployContext
@@ -31,19 +40,9 @@ def up(
     stack: Stack = STACK_DEFAULT,
     region: Region = None,
     profile: Profile = None,
-    model: Annotated[
-        str, typer.Option(envvar="OPENAI_MODEL", help="Model name the chat function asks for.")
-    ] = DEFAULT_MODEL,
-    openai_base_url: Annotated[
-        str | None,
-        typer.Option(
-            envvar="OPENAI_BASE_URL",
-            help="Any OpenAI-compatible endpoint (Azure OpenAI, vLLM, Ollama ...).",
-        ),
-    ] = None,
-    system_prompt: Annotated[
-        str | None, typer.Option(help="A system message put before every conversation.")
-    ] = None,
+    model: Model = DEFAULT_MODEL,
+    openai_base_url: OpenAIBaseUrl = None,
+    system_prompt: SystemPrompt = None,
     arch: Annotated[Arch, typer.Option(help="CPU architecture of the functions.")] = Arch.arm64,
     log_retention: Annotated[
         int, typer.Option(help="Days CloudWatch keeps the functions' logs.")
