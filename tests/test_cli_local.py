@@ -100,6 +100,16 @@ def test_seeded_users_and_openai_settings_from_the_environment(fake_openai):
         stop(proc)
 
 
+@pytest.mark.slow
+def test_sigterm_stops_it_cleanly_too():
+    proc, _ = start_local()
+    proc.send_signal(signal.SIGTERM)
+    rest, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0, rest
+    assert "Stopped." in rest
+    assert "Traceback" not in rest
+
+
 def test_bad_user_option_is_refused_with_a_clear_message():
     result = subprocess.run(
         [sys.executable, "-m", "chatbot_deploy", "local", "--user", "nopassword"],

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import signal
+import threading
 from typing import Annotated
 
 import typer
@@ -85,5 +87,7 @@ def local(
             lines.append("[yellow]The web app is not built; / explains how.[/]")
         lines.append("Press Ctrl-C to stop.")
         out.print(Panel("\n".join(lines), title="chatbot-deploy local", expand=False))
-        serve(server)
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+        serve(server, stop)
     err.print("Stopped.")

@@ -144,15 +144,14 @@ class RequestHandler(SimpleHTTPRequestHandler):
 
 
 def serve(server: LocalServer, stop: threading.Event | None = None) -> None:
-    """Serve until Ctrl-C (or ``stop`` is set), then close the socket."""
+    """Serve until Ctrl-C or until ``stop`` is set (e.g. by a SIGTERM handler), then close
+    the socket."""
+    stop = stop or threading.Event()
     thread = threading.Thread(target=server.serve_forever, name="local-server", daemon=True)
     thread.start()
     try:
-        while thread.is_alive():
-            if stop is not None and stop.wait(0.2):
-                break
-            if stop is None:
-                thread.join(0.5)
+        while thread.is_alive() and not stop.wait(0.5):
+            pass
     except KeyboardInterrupt:
         pass  # Ctrl-C is how `local` is meant to stop
     finally:
