@@ -93,6 +93,18 @@ def error_code(exc: botocore.exceptions.ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+def deleted(delete: Callable[[], object], missing_code: str) -> bool:
+    """Run ``delete``; False when AWS answers ``missing_code`` (it was already gone), so a
+    teardown can run twice or after a half-finished `up`."""
+    try:
+        delete()
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) == missing_code:
+            return False
+        raise
+    return True
+
+
 ACCESS_DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
 BAD_CREDENTIAL_CODES = {
     "InvalidClientTokenId",

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import botocore.exceptions
 
 from chatbot_deploy import app_spec
-from chatbot_deploy.aws import error_code
+from chatbot_deploy.aws import deleted, error_code
 from chatbot_deploy.deploy.context import RUNTIME, DeployContext
 from chatbot_deploy.deploy.graph import Outcome
 
@@ -183,10 +183,8 @@ def ensure_function(
 
 
 def delete_function(ctx: DeployContext, kind: str) -> bool:
-    try:
-        ctx.client("lambda").delete_function(FunctionName=ctx.names.function(kind))
-    except botocore.exceptions.ClientError as exc:
-        if error_code(exc) == "ResourceNotFoundException":
-            return False
-        raise
-    return True
+    name = ctx.names.function(kind)
+    return deleted(
+        lambda: ctx.client("lambda").delete_function(FunctionName=name),
+        "ResourceNotFoundException",
+    )

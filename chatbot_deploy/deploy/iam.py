@@ -7,7 +7,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from chatbot_deploy.aws import error_code
+from chatbot_deploy.aws import deleted, error_code
 from chatbot_deploy.deploy.context import DeployContext
 from chatbot_deploy.deploy.graph import Outcome
 
@@ -124,14 +124,12 @@ def _normalise(document: Any) -> Any:
 def delete_role(ctx: DeployContext, kind: str) -> bool:
     iam = ctx.client("iam")
     name = ctx.names.role(kind)
-    try:
+
+    def delete() -> None:
         for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
             iam.delete_role_policy(RoleName=name, PolicyName=policy)
         for attached in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
             iam.detach_role_policy(RoleName=name, PolicyArn=attached["PolicyArn"])
         iam.delete_role(RoleName=name)
-    except botocore.exceptions.ClientError as exc:
-        if error_code(exc) == "NoSuchEntity":
-            return False
-        raise
-    return True
+
+    return deleted(delete, "NoSuchEntity")

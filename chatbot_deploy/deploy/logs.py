@@ -7,7 +7,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from chatbot_deploy.aws import error_code
+from chatbot_deploy.aws import deleted, error_code
 from chatbot_deploy.deploy.context import DeployContext
 from chatbot_deploy.deploy.graph import Outcome
 
@@ -39,10 +39,8 @@ def ensure_log_group(ctx: DeployContext, kind: str) -> Outcome:
 
 
 def delete_log_group(ctx: DeployContext, kind: str) -> bool:
-    try:
-        ctx.client("logs").delete_log_group(logGroupName=ctx.names.log_group(kind))
-    except botocore.exceptions.ClientError as exc:
-        if error_code(exc) == "ResourceNotFoundException":
-            return False
-        raise
-    return True
+    name = ctx.names.log_group(kind)
+    return deleted(
+        lambda: ctx.client("logs").delete_log_group(logGroupName=name),
+        "ResourceNotFoundException",
+    )

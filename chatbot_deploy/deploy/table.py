@@ -6,7 +6,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from chatbot_deploy.aws import error_code
+from chatbot_deploy.aws import deleted, error_code
 from chatbot_deploy.deploy.context import DeployContext
 from chatbot_deploy.deploy.graph import Outcome
 from chatbot_lambda import users
@@ -48,12 +48,9 @@ def ensure_table(ctx: DeployContext) -> Outcome:
 
 def delete_table(ctx: DeployContext) -> bool:
     dynamodb = ctx.client("dynamodb")
-    try:
-        dynamodb.delete_table(TableName=ctx.names.users_table)
-    except botocore.exceptions.ClientError as exc:
-        if error_code(exc) == "ResourceNotFoundException":
-            return False
-        raise
+    name = ctx.names.users_table
+    if not deleted(lambda: dynamodb.delete_table(TableName=name), "ResourceNotFoundException"):
+        return False
     dynamodb.get_waiter("table_not_exists").wait(
         TableName=ctx.names.users_table, WaiterConfig=WAITER_CONFIG
     )
