@@ -8,12 +8,11 @@ moto or LocalStack.
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import boto3
 import botocore.exceptions
@@ -22,8 +21,6 @@ from botocore.config import Config
 from chatbot_deploy.errors import UserError
 
 RETRY_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10})
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -137,14 +134,3 @@ def aws_errors(action: str | None = None) -> Iterator[None]:
         if code in BAD_CREDENTIAL_CODES:
             raise UserError(f"AWS rejected your credentials ({code}); refresh them") from exc
         raise
-
-
-def translated(func: Callable[..., T]) -> Callable[..., T]:
-    """Decorator form of :func:`aws_errors`."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> T:
-        with aws_errors():
-            return func(*args, **kwargs)
-
-    return wrapper
