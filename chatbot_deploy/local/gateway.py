@@ -39,10 +39,6 @@ def _gateway_error(status: int, message: str) -> GatewayResponse:
     return GatewayResponse(status, {"content-type": "application/json"}, body)
 
 
-UNAUTHORIZED = ("Unauthorized", 401)
-FORBIDDEN = ("Forbidden", 403)
-
-
 class LambdaContext:
     """The parts of Lambda's context object handlers may use."""
 
@@ -91,7 +87,7 @@ class HttpApi:
         lowered = {key.lower(): value for key, value in headers.items()}
         identity = lowered.get("authorization")
         if not identity:
-            return _gateway_error(UNAUTHORIZED[1], UNAUTHORIZED[0])
+            return _gateway_error(401, "Unauthorized")
         now = time.monotonic()
         with self._lock:
             cached = self._cache.get(identity)
@@ -120,7 +116,7 @@ class HttpApi:
                 with self._lock:
                     self._cache[identity] = (now + self.cache_ttl_s, result)
         if not result["isAuthorized"]:
-            return _gateway_error(FORBIDDEN[1], FORBIDDEN[0])
+            return _gateway_error(403, "Forbidden")
         context = result.get("context") or {}
         return context if isinstance(context, dict) else {}
 
