@@ -418,7 +418,9 @@ def test_live_tail_is_used_when_every_group_exists(client: Any) -> None:
     )
     with pytest.raises(KeyboardInterrupt):
         follower.run()
-    assert rec.messages == ["live 1", "live 2"]  # empty updates are not emitted
+    # The catch-up poll once the session listens uses the filter too ("... old" lack ERROR);
+    # empty updates are not emitted.
+    assert rec.messages == ["live 1", "live 2"]
     assert len(arns_seen) == 2  # a timed-out session is restarted
     groups = existing_groups(client, NAMES, FUNCTION_KINDS)
     assert arns_seen[0] == {arn: kind for kind, arn in groups.items()}
@@ -473,15 +475,18 @@ def test_live_tail_failure_falls_back_to_polling(
     assert rec.messages == ["login old", "chat old", "authorizer old", "after fallback"]
 
 
-def test_events_shown_by_live_tail_are_not_shown_again_by_polling(client: Any) -> None:
+def test_live_tail_catches_up_and_never_shows_an_event_twice(client: Any) -> None:
     all_groups(client)
-    polled = fetch(client, NAMES, FUNCTION_KINDS, 0).events
-    login_old = next(event for event in polled if event.kind == "login")
-    # What Live Tail reports for that same event: no event id.
-    from_live = LogEvent(login_old.timestamp, "login", login_old.message, login_old.stream)
+    history = fetch(client, NAMES, FUNCTION_KINDS, 0).events  # what `logs` printed first
 
     def live_then_end(*args: Any) -> Any:
-        yield [from_live]
+        # Reached CloudWatch after the history was read, before the session listened.
+        put(client, "chat", "s", [(now_ms(), "in the gap")])
+        yield []  # the session listens
+        put(client, "login", "s", [(now_ms(), "live new")])
+        new = fetch(client, NAMES, ("login",), 0).events[-1]
+        # What Live Tail reports for it: the same event without an event id.
+        yield [LogEvent(new.timestamp, "login", new.message, new.stream)]
         raise LiveTailEnded("the Live Tail session ended")
 
     rec = Recorder()
@@ -494,12 +499,12 @@ def test_events_shown_by_live_tail_are_not_shown_again_by_polling(client: Any) -
         rec.emit,
         rec.notices.append,
         live=live_then_end,
-        sleep=scripted_sleep([]),
+        sleep=scripted_sleep([]),  # one poll after the session ended: it finds nothing new
     )
     with pytest.raises(KeyboardInterrupt):
-        follower.run()
-    assert rec.messages == ["login old", "chat old", "authorizer old"]
-    assert rec.batches[0] == [from_live]
+        follower.run(already_shown=history)
+    assert rec.messages == ["in the gap", "live new"]
+    assert rec.batches[1][0].event_id is None  # "live new" came from Live Tail, once
 
 
 def test_no_live_tail_in_old_botocore_falls_back(client: Any) -> None:
@@ -591,7 +596,7 @@ def test_live_tail_stream_errors(code: str, ends: bool) -> None:
             got.extend(live_tail(Client(), {"g": "chat"}, "ERROR"))
     else:
         got.extend(live_tail(Client(), {"g": "chat"}, "ERROR"))
-    assert got == [[LogEvent(5, "chat", "m", "s")]]
+    assert got == [[], [LogEvent(5, "chat", "m", "s")]]  # [] once the session listens
     assert stream.closed
     assert calls == [{"logGroupIdentifiers": ["g"], "logEventFilterPattern": "ERROR"}]
 

@@ -2,7 +2,9 @@
 
 CloudWatch Logs Live Tail is used when the client knows ``start_live_tail``, talks to AWS
 itself (emulators answer the call but stream nothing) and every chosen log group exists (a
-session only covers groups that exist when it starts). Otherwise, or when Live Tail is
+session only covers groups that exist when it starts). A session only reports events that
+reach CloudWatch after it started listening, so once it is, one poll catches up on what
+arrived since the history was read. Otherwise, or when Live Tail is
 refused (no ``logs:StartLiveTail`` permission) or its stream ends early, new events are found
 by polling ``filter_log_events``: each poll looks a little into the past (events reach
 CloudWatch a few seconds after their timestamp) and de-duplicates by event id. A Live Tail
@@ -55,7 +57,9 @@ def kind_of(arns: Mapping[str, str], identifier: str) -> str:
 def live_tail(
     client: Any, arns: Mapping[str, str], pattern: str | None
 ) -> Iterator[list[LogEvent]]:
-    """One Live Tail session over ``arns`` (ARN -> kind); returns at the 3-hour timeout."""
+    """One Live Tail session over ``arns`` (ARN -> kind); returns at the 3-hour timeout.
+
+    The first batch is empty: it is yielded when the session has started listening."""
     params: dict[str, Any] = {"logGroupIdentifiers": list(arns)}
     if pattern:
         params["logEventFilterPattern"] = pattern
@@ -64,7 +68,9 @@ def live_tail(
         for item in stream:
             update = item.get("sessionUpdate")
             if update is None:
-                continue  # sessionStart
+                if "sessionStart" in item:
+                    yield []
+                continue
             batch = [
                 LogEvent(
                     timestamp=int(result["timestamp"]),
@@ -103,7 +109,22 @@ class Poller:
 
     def remember(self, events: Iterable[LogEvent]) -> None:
         for event in events:
-            self.seen[event.event_id or content_key(event)] = event.timestamp
+            self.seen[content_key(event)] = event.timestamp
+            if event.event_id:
+                self.seen[event.event_id] = event.timestamp
+
+    def unseen(self, events: Iterable[LogEvent]) -> list[LogEvent]:
+        """The events not reported yet, now remembered as reported."""
+        new = [
+            event
+            for event in events
+            if event.event_id not in self.seen and content_key(event) not in self.seen
+        ]
+        self.remember(new)
+        return new
+
+    def forget_before(self, ms: int) -> None:
+        self.seen = {key: ts for key, ts in self.seen.items() if ts >= ms}
 
     def poll(self, now_ms: int) -> list[LogEvent]:
         start = max(self.floor_ms, now_ms - self.lookback_ms)
@@ -111,13 +132,8 @@ class Poller:
             group_events(self.client, group, kind, start, self.pattern) or []
             for kind, group in self.groups.items()
         ]
-        new = [
-            event
-            for event in merged(batches)
-            if event.event_id not in self.seen and content_key(event) not in self.seen
-        ]
-        self.remember(new)
-        self.seen = {key: ts for key, ts in self.seen.items() if ts >= start}
+        new = self.unseen(merged(batches))
+        self.forget_before(start)
         return new
 
 
@@ -151,27 +167,35 @@ class Follower:
 
     def run(self, already_shown: Iterable[LogEvent] = ()) -> None:
         """Stream until interrupted (KeyboardInterrupt propagates to the caller)."""
-        shown = list(already_shown)
+        groups = {kind: self.names.log_group(kind) for kind in self.kinds}
+        poller = Poller(self.client, groups, self.pattern, self.floor_ms)
+        poller.remember(already_shown)
         arns, reason = self.live_tail_targets()
         if arns is not None and self.live is not None:
-            reason = self._live(arns, shown)
+            reason = self._live(arns, poller)
         self.notice(f"{reason}; polling every {self.interval_s:g} s")
-        self._poll(shown)
+        self._poll(poller)
 
-    def _live(self, arns: Mapping[str, str], shown: list[LogEvent]) -> str:
-        """Run Live Tail sessions; return why polling must take over. What was shown is
-        added to ``shown`` so that polling does not show it again."""
+    def _now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def _live(self, arns: Mapping[str, str], poller: Poller) -> str:
+        """Run Live Tail sessions; return why polling must take over. ``poller`` remembers
+        what was shown, so that neither the catch-up poll nor later polling repeats it."""
         assert self.live is not None
         self.notice("Following with CloudWatch Logs Live Tail (Ctrl-C to stop)")
         while True:
+            listening = False
             try:
                 for batch in self.live(self.client, arns, self.pattern):
-                    if batch:
-                        self.emit(batch)
-                        shown.extend(batch)
-                        cutoff = batch[-1].timestamp - LOOKBACK_MS
-                        if shown[0].timestamp < cutoff:
-                            shown[:] = [event for event in shown if event.timestamp >= cutoff]
+                    if not listening:
+                        # What reached CloudWatch before the session listened.
+                        listening = True
+                        if caught_up := poller.poll(self._now_ms()):
+                            self.emit(caught_up)
+                    if fresh := poller.unseen(batch):
+                        self.emit(fresh)
+                        poller.forget_before(fresh[-1].timestamp - LOOKBACK_MS)
             except LiveTailEnded as exc:
                 return str(exc)
             except botocore.exceptions.ClientError as exc:
@@ -180,14 +204,11 @@ class Follower:
                 return f"Live Tail is not available ({type(exc).__name__})"
             self.notice("Live Tail session timed out; starting a new one")
 
-    def _poll(self, already_shown: Iterable[LogEvent]) -> None:
-        groups = {kind: self.names.log_group(kind) for kind in self.kinds}
-        poller = Poller(self.client, groups, self.pattern, self.floor_ms)
-        poller.remember(already_shown)
+    def _poll(self, poller: Poller) -> None:
         delay = self.interval_s
         while True:
             try:
-                batch = poller.poll(int(self.clock() * 1000))
+                batch = poller.poll(self._now_ms())
             except botocore.exceptions.ClientError as exc:
                 if error_code(exc) not in THROTTLING_CODES:
                     raise
