@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
+import marshal
 import subprocess
 import sys
 import zipfile
@@ -64,7 +66,8 @@ def _names(path: Path) -> list[str]:
         return archive.namelist()
 
 
-def test_layer_layout_and_stripping(tmp_path, lock):
+def test_layer_layout_and_stripping(tmp_path, lock, monkeypatch):
+    monkeypatch.setattr(layer, "LAMBDA_PYTHON_VERSION", "3.99")  # not this interpreter
     installer = FakeInstaller()
     artifact = layer.build_layer("arm64", cache_dir=tmp_path / "cache", installer=installer)
     assert artifact.arch == "arm64"
@@ -84,6 +87,37 @@ def test_layer_layout_and_stripping(tmp_path, lock):
     assert arch == "arm64"
     # the work directory is gone; only the zip stays in the cache
     assert list((tmp_path / "cache").iterdir()) == [artifact.zip_path]
+
+
+def test_layer_has_bytecode_when_this_python_is_lambdas(tmp_path, lock, monkeypatch):
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    monkeypatch.setattr(layer, "LAMBDA_PYTHON_VERSION", here)
+    artifact = layer.build_layer("arm64", cache_dir=tmp_path, installer=FakeInstaller())
+    pyc = f"python/purepkg/__pycache__/__init__.{sys.implementation.cache_tag}.pyc"
+    assert pyc in _names(artifact.zip_path)
+    assert "python/purepkg/__init__.py" in _names(artifact.zip_path)
+    with zipfile.ZipFile(artifact.zip_path) as archive:
+        data = archive.read(pyc)
+    assert data[:4] == importlib.util.MAGIC_NUMBER
+    assert int.from_bytes(data[4:8], "little") == 0b01  # hash-based, source not checked
+    # It loads from the unpacked layer (the fake's bogus 3.12 pyc was dropped, not shipped).
+    unpacked = tmp_path / "opt"
+    with zipfile.ZipFile(artifact.zip_path) as archive:
+        archive.extractall(unpacked)
+    script = (
+        f"import sys; sys.path.insert(0, {str(unpacked / 'python')!r}); import purepkg; "
+        "print(purepkg.VERSION, purepkg.__cached__)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-B", "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split()[0] == "1"
+    assert done.stdout.split()[1].endswith(pyc.removeprefix("python/"))
+    code = marshal.loads(data[16:])
+    assert code.co_filename == "/opt/python/purepkg/__init__.py"  # where Lambda unpacks it
+    # Rebuilt elsewhere: byte-identical, bytecode included.
+    again = layer.build_layer("arm64", cache_dir=tmp_path / "b", installer=FakeInstaller())
+    assert again.zip_path.read_bytes() == artifact.zip_path.read_bytes()
 
 
 def test_second_build_uses_the_cache(tmp_path, lock):
