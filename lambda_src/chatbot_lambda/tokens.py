@@ -1,7 +1,5 @@
 """JWT issue and verification (PyJWT, HS256 only)."""
 
-from __future__ import annotations
-
 import time
 from typing import NamedTuple
 
