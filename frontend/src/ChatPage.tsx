@@ -34,6 +34,9 @@ interface Props {
 
 type ById<T> = Record<string, T>;
 
+/** Where the conversation list becomes a drawer (the same width as in styles.css). */
+const NARROW_SCREEN = "(max-width: 799px)";
+
 function without<T>(map: ById<T>, id: string): ById<T> {
   const { [id]: _dropped, ...rest } = map;
   return rest;
@@ -85,6 +88,17 @@ export function ChatPage(props: Props) {
 
   // Leaving the page (sign-out, expiry) cancels what is still waiting.
   useEffect(() => () => controllers.current.forEach((c) => c.abort()), []);
+
+  // The drawer only exists on narrow screens: widening the window closes it (else the chat,
+  // inert while the drawer is open, would stay unusable beside an always-visible sidebar).
+  useEffect(() => {
+    const narrow = window.matchMedia(NARROW_SCREEN);
+    const onChange = () => {
+      if (!narrow.matches) setDrawerOpen(false);
+    };
+    narrow.addEventListener("change", onChange);
+    return () => narrow.removeEventListener("change", onChange);
+  }, []);
 
   useEffect(() => {
     document.title = `${current?.title ?? "New chat"} · Chatbot`;
@@ -219,7 +233,8 @@ export function ChatPage(props: Props) {
         onClose={closeDrawer}
       />
       <div class="backdrop" hidden={!drawerOpen} onClick={closeDrawer} />
-      <main class="chat" aria-labelledby="chat-title">
+      {/* While the drawer is open, the chat behind it takes no focus and no clicks. */}
+      <main class="chat" aria-labelledby="chat-title" inert={drawerOpen}>
         <header class="topbar">
           <button
             ref={menuButtonRef}

@@ -20,7 +20,7 @@ from tests.browser.conftest import (
     sign_in,
 )
 from tests.support.fake_openai import FakeOpenAI
-from tests.support.local_app import USERNAME, LocalApp
+from tests.support.local_app import PASSWORD, USERNAME, LocalApp
 
 pytestmark = pytest.mark.browser
 
@@ -67,6 +67,23 @@ def test_login_page_refuses_a_wrong_password_with_a_clear_message(page: Any) -> 
     expect(page.get_by_label("Password")).to_be_focused()
     expect(page).to_have_url(re.compile(r"#/login$"))
     assert stored_session(page) is None
+
+
+def test_signing_in_shows_progress_and_cannot_be_sent_twice(page: Any) -> None:
+    held: list[Any] = []
+    page.route("**/login", held.append)  # the request waits until the test lets it go
+    page.get_by_label("Username").fill(USERNAME)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Password").press("Enter")
+    button = page.get_by_role("button", name="Signing in…")
+    expect(button).to_be_disabled()
+    expect(page.locator("form")).to_have_attribute("aria-busy", "true")
+    page.get_by_label("Password").press("Enter")  # a second Enter sends nothing
+    page.wait_for_timeout(200)
+    assert len(held) == 1
+    held[0].continue_()
+    page.get_by_label("Message").wait_for()
+    assert len(held) == 1
 
 
 def test_sign_in_chat_and_the_conversation_is_the_context(
@@ -319,6 +336,41 @@ def _chat_with_history(page: Any) -> None:
     expect(answers(page).locator("h1")).to_have_text("Title")
     send(page, "Thanks!")
     expect(answers(page).nth(1)).to_have_text("echo: Thanks!")
+
+
+def test_phone_drawer_keeps_focus_and_closes_when_the_window_widens(
+    browser: Any, web_app: LocalApp
+) -> None:
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    page.goto(web_app.url + "/")
+    sign_in(page)
+    send(page, "first question")
+    expect(answers(page)).to_have_text("echo: first question")
+    menu = page.get_by_role("button", name="Conversations")
+    menu.click()
+    sidebar = page.locator("#sidebar")
+    expect(sidebar.get_by_role("button", name="New chat")).to_be_focused()
+    # Tab and Shift+Tab reach the drawer's controls (and the browser's own), never the chat
+    # behind it.
+    reached = set()
+    for key in ["Tab"] * 6 + ["Shift+Tab"] * 9:
+        page.keyboard.press(key)
+        where = page.evaluate(
+            "[document.querySelector('main').contains(document.activeElement),"
+            " document.activeElement.textContent.trim()]"
+        )
+        assert not where[0], f"{key} moved focus to the chat behind the drawer"
+        reached.add(where[1])
+    assert {"New chat", "first question", "Sign out"} <= reached
+    expect(page.locator("main")).to_have_js_property("inert", True)
+    # Widening the window shows the sidebar for good: the drawer closes, the chat works again.
+    page.set_viewport_size({"width": 1280, "height": 800})
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    expect(page.locator("main")).to_have_js_property("inert", False)
+    send(page, "second question")
+    expect(answers(page).nth(1)).to_have_text("echo: second question")
+    context.close()
 
 
 def test_screenshots_desktop_and_phone(browser: Any, web_app: LocalApp) -> None:
