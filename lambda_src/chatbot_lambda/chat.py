@@ -17,6 +17,10 @@ KEY_MISSING = (
     "again (or restart `chatbot-deploy local`)"
 )
 
+# Kept back from the function's remaining time to answer before Lambda's own timeout (whose
+# bare 500 would reach the browser instead of our 504).
+ANSWER_MARGIN_S = 1.0
+
 _upstream: Upstream | None = None
 _upstream_lock = threading.Lock()
 
@@ -37,11 +41,19 @@ def reset() -> None:
         _upstream = None
 
 
+def time_left_s(context: Any) -> float | None:
+    """Seconds the upstream call may take, from Lambda's context (None: no deadline known)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return None
+    return float(remaining()) / 1000 - ANSWER_MARGIN_S
+
+
 @http_handler
 def handler(event: Event, context: Any) -> Response:
-    context = authorizer_context(event)
-    username = context.get("username")
-    expires_at = context.get("expires_at")
+    identity = authorizer_context(event)
+    username = identity.get("username")
+    expires_at = identity.get("expires_at")
     if not isinstance(username, str) or not username or not isinstance(expires_at, int):
         return error_response(401, "not authenticated")
     if expires_at <= time.time():
@@ -55,7 +67,8 @@ def handler(event: Event, context: Any) -> Response:
     messages = [message.as_dict() for message in request.messages]
     if config.system_prompt:
         messages.insert(0, {"role": "system", "content": config.system_prompt})
-    completion = upstream.complete(messages)  # UpstreamError -> its status, via http_handler
+    # UpstreamError -> its status, via http_handler
+    completion = upstream.complete(messages, time_left_s(context))
     return json_response(
         200,
         {

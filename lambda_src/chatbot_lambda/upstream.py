@@ -23,6 +23,9 @@ logger = logging.getLogger("chatbot.upstream")
 CONNECT_TIMEOUT_S = 3.0
 READ_TIMEOUT_S = 25.0
 MAX_RETRIES = 0
+# A call given less time than this is not started: it could not be answered anyway.
+MIN_ATTEMPT_S = 1.0
+TIMED_OUT = "the model provider did not answer in time; try again"
 
 
 class UpstreamError(HttpError):
@@ -40,7 +43,7 @@ def map_error(exc: openai.OpenAIError) -> UpstreamError:
     status = getattr(exc, "status_code", None)
     logger.warning("upstream %s (status %s)", type(exc).__name__, status)
     if isinstance(exc, openai.APITimeoutError):
-        return UpstreamError(504, "the model provider did not answer in time; try again")
+        return UpstreamError(504, TIMED_OUT)
     if isinstance(exc, openai.APIConnectionError):
         return UpstreamError(502, "could not connect to the model provider")
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
@@ -63,6 +66,17 @@ def _usage(raw: Any) -> dict[str, int]:
     }
 
 
+def _timeout(time_left_s: float | None) -> openai.Timeout:
+    if time_left_s is None:
+        return openai.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
+    if time_left_s < MIN_ATTEMPT_S:
+        logger.warning("upstream not called: %.1f s left", time_left_s)
+        raise UpstreamError(504, TIMED_OUT)
+    return openai.Timeout(
+        min(READ_TIMEOUT_S, time_left_s), connect=min(CONNECT_TIMEOUT_S, time_left_s)
+    )
+
+
 def _params(messages: Iterable[dict[str, str]]) -> list[ChatCompletionMessageParam]:
     return cast("list[ChatCompletionMessageParam]", list(messages))
 
@@ -77,10 +91,14 @@ class Upstream:
             max_retries=MAX_RETRIES,
         )
 
-    def complete(self, messages: Iterable[dict[str, str]]) -> Completion:
+    def complete(
+        self, messages: Iterable[dict[str, str]], time_left_s: float | None = None
+    ) -> Completion:
+        """The assistant's answer. `time_left_s`: how long the caller can still wait (the
+        function's remaining time less a margin); the SDK timeouts are shortened to fit."""
         try:
             reply = self._client.chat.completions.create(
-                model=self.model, messages=_params(messages)
+                model=self.model, messages=_params(messages), timeout=_timeout(time_left_s)
             )
         except openai.OpenAIError as exc:
             raise map_error(exc) from None

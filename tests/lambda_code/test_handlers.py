@@ -138,10 +138,10 @@ def test_authorizer_denies_an_expired_token(aws):
 # -- chat ------------------------------------------------------------------------------
 
 
-def chat_call(messages, username="alice", expires_at=None):
+def chat_call(messages, username="alice", expires_at=None, lambda_context=None):
     expires_at = int(time.time()) + 60 if expires_at is None else expires_at
     context = {"username": username, "expires_at": expires_at} if username else {}
-    return chat.handler(http_event({"messages": messages}, context=context), None)
+    return chat.handler(http_event({"messages": messages}, context=context), lambda_context)
 
 
 def test_chat_sends_the_whole_conversation(aws, fake_openai):
@@ -223,6 +223,35 @@ def test_upstream_timeout_is_a_504(aws, monkeypatch):
     chat.reset()
     response = chat_call([{"role": "user", "content": "[[slow:1.5]] hi"}])
     assert response["statusCode"] == 504
+
+
+class ContextWithTimeLeft:
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+def test_a_slow_upstream_gets_our_504_before_the_function_times_out(aws, fake_openai):
+    # 2.5 s left in the function: the call gets 1.5 s, then 504, with ~1 s to spare.
+    started = time.monotonic()
+    response = chat_call(
+        [{"role": "user", "content": "[[slow:5]] hi"}], lambda_context=ContextWithTimeLeft(2.5)
+    )
+    took = time.monotonic() - started
+    assert response["statusCode"] == 504
+    assert "in time" in body_of(response)["error"]
+    assert 1.2 < took < 2.3
+
+
+def test_too_little_time_left_does_not_call_upstream(aws, fake_openai):
+    fake_openai.requests.clear()
+    response = chat_call(
+        [{"role": "user", "content": "hi"}], lambda_context=ContextWithTimeLeft(1.5)
+    )
+    assert response["statusCode"] == 504
+    assert fake_openai.requests == []
 
 
 def test_unreachable_upstream_is_a_502():
