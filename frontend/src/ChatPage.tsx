@@ -60,6 +60,7 @@ export function ChatPage(props: Props) {
   const scrollerRef = useRef<HTMLDivElement>(null);
   const focusHeadingNext = useRef(false);
   const menuButtonRef = useRef<HTMLButtonElement>(null);
+  const focusAfterDrawer = useRef<(() => void) | null>(null);
 
   const current = conversationId
     ? (conversations.find((c) => c.id === conversationId) ?? null)
@@ -99,6 +100,14 @@ export function ChatPage(props: Props) {
     narrow.addEventListener("change", onChange);
     return () => narrow.removeEventListener("change", onChange);
   }, []);
+
+  useEffect(() => {
+    const focus = focusAfterDrawer.current;
+    if (!drawerOpen && focus) {
+      focusAfterDrawer.current = null;
+      focus();
+    }
+  }, [drawerOpen]);
 
   useEffect(() => {
     document.title = `${current?.title ?? "New chat"} · Chatbot`;
@@ -191,10 +200,20 @@ export function ChatPage(props: Props) {
     if (current) void ask(current);
   }
 
+  /** Close the drawer if open, then `focus` (the chat can only take focus once it is no
+   * longer inert, i.e. after the render that closed the drawer). */
+  function closeDrawerThen(focus: () => void) {
+    if (drawerOpen) {
+      focusAfterDrawer.current = focus;
+      setDrawerOpen(false);
+    } else {
+      focus();
+    }
+  }
+
   function newChat() {
-    setDrawerOpen(false);
     navigate(formatRoute({ page: "chat", id: null }));
-    inputRef.current?.focus();
+    closeDrawerThen(() => inputRef.current?.focus());
   }
 
   function select(id: string) {
@@ -212,8 +231,7 @@ export function ChatPage(props: Props) {
   }
 
   function closeDrawer() {
-    setDrawerOpen(false);
-    menuButtonRef.current?.focus();
+    closeDrawerThen(() => menuButtonRef.current?.focus());
   }
 
   const title = current?.title ?? (missing ? "Conversation not found" : "New chat");

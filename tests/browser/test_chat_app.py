@@ -71,7 +71,11 @@ def test_login_page_refuses_a_wrong_password_with_a_clear_message(page: Any) -> 
 
 def test_signing_in_shows_progress_and_cannot_be_sent_twice(page: Any) -> None:
     held: list[Any] = []
-    page.route("**/login", held.append)  # the request waits until the test lets it go
+
+    def hold(route: Any) -> None:
+        held.append(route)  # the request waits until the test lets it go
+
+    page.route("**/login", hold)
     page.get_by_label("Username").fill(USERNAME)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_label("Password").press("Enter")
@@ -366,7 +370,7 @@ def test_phone_drawer_keeps_focus_and_closes_when_the_window_widens(
     expect(page.locator("main")).to_have_js_property("inert", True)
     # Widening the window shows the sidebar for good: the drawer closes, the chat works again.
     page.set_viewport_size({"width": 1280, "height": 800})
-    expect(menu).to_have_attribute("aria-expanded", "false")
+    expect(page.locator(".menu-button")).to_have_attribute("aria-expanded", "false")  # hidden
     expect(page.locator("main")).to_have_js_property("inert", False)
     send(page, "second question")
     expect(answers(page).nth(1)).to_have_text("echo: second question")
