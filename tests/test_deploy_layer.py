@@ -81,6 +81,8 @@ def test_layer_layout_and_stripping(tmp_path, lock, monkeypatch):
         "python/purepkg-1.0.dist-info/WHEEL",
         "python/purepkg/__init__.py",
     ]
+    assert artifact.bytecode_note.startswith("no bytecode: deployed from Python 3.")
+    assert "Lambda runs 3.99" in artifact.bytecode_note
     [(requirements, target, arch)] = installer.calls
     assert requirements == lock
     assert target.name == "python"
@@ -95,6 +97,7 @@ def test_layer_has_bytecode_when_this_python_is_lambdas(tmp_path, lock, monkeypa
     artifact = layer.build_layer("arm64", cache_dir=tmp_path, installer=FakeInstaller())
     pyc = f"python/purepkg/__pycache__/__init__.{sys.implementation.cache_tag}.pyc"
     assert pyc in _names(artifact.zip_path)
+    assert artifact.bytecode_note == ""
     assert "python/purepkg/__init__.py" in _names(artifact.zip_path)
     with zipfile.ZipFile(artifact.zip_path) as archive:
         data = archive.read(pyc)

@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,18 @@ class LayerArtifact:
     @property
     def size_bytes(self) -> int:
         return self.zip_path.stat().st_size
+
+    @property
+    def bytecode_note(self) -> str:
+        """ "" when the layer holds bytecode, else why not (for `up`'s output)."""
+        with zipfile.ZipFile(self.zip_path) as archive:
+            if any("/__pycache__/" in name for name in archive.namelist()):
+                return ""
+        here = f"{sys.version_info.major}.{sys.version_info.minor}"
+        return (
+            f"no bytecode: deployed from Python {here}, Lambda runs {LAMBDA_PYTHON_VERSION}; "
+            f"cold starts compile the packages (deploy from {LAMBDA_PYTHON_VERSION} to avoid it)"
+        )
 
 
 def platforms(arch: str) -> list[str]:

@@ -26,6 +26,9 @@ class Artifact(Protocol):
     @property
     def arch(self) -> str: ...
 
+    @property
+    def bytecode_note(self) -> str: ...
+
 
 LayerBuilder = Callable[[str], Artifact]
 
@@ -78,7 +81,10 @@ def ensure_layer(
             CompatibleRuntimes=[RUNTIME],
             CompatibleArchitectures=[artifact.arch],
         )
-    return Outcome(f"published version {published['Version']}", published["LayerVersionArn"], True)
+    summary = f"published version {published['Version']}"
+    if note := artifact.bytecode_note:
+        summary += f" ({note})"
+    return Outcome(summary, published["LayerVersionArn"], True)
 
 
 def delete_versions(ctx: DeployContext, keep: str | None = None) -> list[int]:
