@@ -221,7 +221,9 @@ def ensure_api(ctx: DeployContext, function_arns: Mapping[str, str]) -> Outcome:
     info = ApiInfo(api_id=api["ApiId"], url=str(api["ApiEndpoint"]), authorizer_id=authorizer_id)
     if not changes:
         return Outcome("unchanged", info)
-    summary = "created" if "created" in changes else f"{len(changes)} change(s)"
+    if "created" in changes:
+        return Outcome("created", info, True)
+    summary = ", ".join(changes[:3]) + (f" and {len(changes) - 3} more" if changes[3:] else "")
     return Outcome(summary, info, True)
 
 

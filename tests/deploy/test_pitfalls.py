@@ -15,7 +15,7 @@ from chatbot_deploy.deploy import api, bucket, functions, iam, permissions
 from chatbot_deploy.deploy.context import DeployContext, website_url
 from chatbot_deploy.errors import UserError
 from chatbot_deploy.names import FUNCTION_KINDS, StackNames
-from tests.deploy.conftest import error_response
+from tests.deploy.conftest import FakeHttp, error_response
 
 ROLE_NOT_READY = "The role defined for the function cannot be assumed by Lambda."
 
@@ -214,3 +214,36 @@ def test_partition_comes_from_the_region():
 def test_clients_retry_adaptively(deployer):
     client = deployer.context().client("lambda")
     assert client.meta.config.retries["mode"] == "adaptive"
+
+
+def test_a_stage_changed_by_hand_is_put_back(deployer):
+    """Someone turned off auto-deploy and lowered the throttling in the console. (moto has
+    no UpdateStage: GetStages reports that stage, and UpdateStage is answered here.)"""
+    deployer.up()
+    updates: list[dict[str, Any]] = []
+
+    def answer(model: Any, **_: Any) -> Any:
+        if model.name == "GetStages":
+            stage = {"StageName": "$default", "AutoDeploy": False}
+            stage["DefaultRouteSettings"] = {**api.THROTTLING, "ThrottlingRateLimit": 1.0}
+            return FakeHttp(200), {"Items": [stage]}
+        if model.name == "UpdateStage":
+            return FakeHttp(200), {"StageName": "$default"}
+        return None
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        updates.append(dict(params))
+
+    deployer.on("before-parameter-build.apigatewayv2.UpdateStage", record)
+    deployer.on("before-call", answer)  # not ".apigatewayv2": that would run before the log
+    deployer.log.clear()
+    result = deployer.up()
+    [update] = updates
+    assert update["StageName"] == "$default"
+    assert update["AutoDeploy"] is True
+    assert update["DefaultRouteSettings"] == api.THROTTLING
+    assert result.changed == ["api"]
+    assert "stage updated" in result.record.steps["api"].outcome.summary
+    assert [call for call in deployer.log.writes if call[0] == "apigatewayv2"] == [
+        ("apigatewayv2", "UpdateStage")
+    ]
