@@ -140,3 +140,13 @@ def test_port_in_use_is_a_one_line_error():
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_cli_starts_without_loading_local_s_heavy_modules():
+    # moto, boto3's data plane and the openai SDK are `local`'s alone: every other command
+    # (and --help) would pay ~1.3 s of imports for them.
+    code = "import sys, chatbot_deploy.cli; print(sorted({'moto', 'openai'} & set(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert done.stdout.strip() == "[]"

@@ -16,19 +16,17 @@ from chatbot_deploy import app_spec, paths
 from chatbot_deploy.commands.options import Model, OpenAIBaseUrl, SystemPrompt
 from chatbot_deploy.console import err, out
 from chatbot_deploy.errors import UserError
-from chatbot_deploy.local import emulator
-from chatbot_deploy.local.gateway import HttpApi
-from chatbot_deploy.local.server import LocalServer, serve
+from chatbot_deploy.local import LocalUser
 from chatbot_lambda.settings import DEFAULT_MODEL
 
 DEMO_USER = "demo"
 
 
-def parse_user(text: str) -> emulator.LocalUser:
+def parse_user(text: str) -> LocalUser:
     username, sep, password = text.partition(":")
     if not sep or not username or not password:
         raise typer.BadParameter(f"expected NAME:PASSWORD, got {text.split(':')[0]!r}:…")
-    return emulator.LocalUser(username, password)
+    return LocalUser(username, password)
 
 
 def local(
@@ -53,10 +51,15 @@ def local(
     The OpenAI key is read from OPENAI_API_KEY; without it the app starts and chat answers
     an error saying what to set.
     """
+    # Loaded here, not with the CLI: they cost every other command ~1.3 s of start-up.
+    from chatbot_deploy.local import emulator
+    from chatbot_deploy.local.gateway import HttpApi
+    from chatbot_deploy.local.server import LocalServer, serve
+
     users = [parse_user(item) for item in user or []]
     generated = not users
     if generated:
-        users = [emulator.LocalUser(DEMO_USER, secrets.token_urlsafe(12))]
+        users = [LocalUser(DEMO_USER, secrets.token_urlsafe(12))]
     api_key = os.environ.get("OPENAI_API_KEY") or None
     config = app_spec.AppConfig(
         model=model, openai_base_url=openai_base_url, system_prompt=system_prompt

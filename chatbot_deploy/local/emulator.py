@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 
 from chatbot_deploy import app_spec
+from chatbot_deploy.local import LocalUser
 from chatbot_deploy.names import StackNames
 from chatbot_lambda import chat, login, parameters, passwords, users
 
@@ -37,13 +38,9 @@ CLEARED_ENV = (
 )
 
 
+__all__ = ["Emulator", "LocalUser", "new_container", "running"]
+
 _active: list[StackNames] = []
-
-
-@dataclass(frozen=True)
-class LocalUser:
-    username: str
-    password: str
 
 
 @dataclass
