@@ -242,7 +242,7 @@ def test_a_slow_upstream_gets_our_504_before_the_function_times_out(aws, fake_op
     took = time.monotonic() - started
     assert response["statusCode"] == 504
     assert "in time" in body_of(response)["error"]
-    assert 1.2 < took < 2.3
+    assert 1.2 < took < 2.5  # answered before the function's time ran out
 
 
 def test_too_little_time_left_does_not_call_upstream(aws, fake_openai):
