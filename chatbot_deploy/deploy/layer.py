@@ -5,7 +5,7 @@ architecture), never the build machine's, so a deploy from macOS or Windows work
 cached per (lock file, architecture, Python version): the second build is a file lookup.
 
 Lambda's /opt is read-only, so a layer without bytecode is compiled again at every cold start
-(about 0.6 s more for the chat function's `import openai`; `python -m benchmarks.handlers`).
+(0.6 to 0.8 s more for the chat function's `import openai` here; `benchmarks/handlers.py`).
 Bytecode only loads in the exact Python version that wrote it, so the layer gets it when the
 deploying interpreter is Lambda's version; from any other, it holds sources only (correct,
 slower cold starts). Which of the two a layer holds does not change its identity: a layer
