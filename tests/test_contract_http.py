@@ -1,15 +1,50 @@
-"""docs/api.md, checked over real HTTP against `chatbot-deploy local`."""
+"""docs/api.md, checked over real HTTP against `chatbot-deploy local`.
+
+Every answer to POST /login and POST /chat must be a row of the page's status tables
+(tests/support/contract.py reads them), and the last test checks that every row was
+produced by some test here: the page and the server cannot drift apart either way.
+"""
 
 import base64
 import concurrent.futures
 import json
 import time
+from types import SimpleNamespace
 
 import jwt
 import pytest
 
-from tests.support import http
-from tests.support.local_app import PASSWORD, USERNAME, LocalApp
+from chatbot_deploy.local import emulator
+from chatbot_lambda import chat as chat_handler
+from chatbot_lambda import login, upstream
+from tests.support import contract, http
+from tests.support.local_app import API_KEY, PASSWORD, USERNAME, LocalApp
+
+SEEN: set[tuple[str, contract.Row]] = set()  # the rows some answer matched
+RAN: set[str] = set()  # the tests that ran (with their answers checked)
+
+
+@pytest.fixture(autouse=True)
+def every_answer_is_documented(monkeypatch, app, request):
+    """Each answer of POST /login and POST /chat must be a row of docs/api.md."""
+    answers: list[tuple[str, http.Reply]] = []
+    real = http.request
+
+    def recording(method: str, url: str, *args, **kwargs) -> http.Reply:
+        reply = real(method, url, *args, **kwargs)
+        route = f"{method} {url.removeprefix(app.url)}"
+        if route in contract.ROUTES:
+            answers.append((route, reply))
+        return reply
+
+    monkeypatch.setattr(http, "request", recording)
+    yield
+    for route, reply in answers:
+        row = contract.documented(route, reply.status, reply.body)
+        answer = f"{reply.status} {reply.body[:200]!r}"
+        assert row is not None, f"{route} answered {answer}: not in docs/api.md"
+        SEEN.add((route, row))
+    RAN.add(request.node.nodeid)
 
 
 @pytest.fixture(scope="module")
@@ -182,3 +217,80 @@ def test_a_slow_answer_does_not_stall_a_login(app, token):
         assert fast.status == 200
         assert slow.result().status == 200
     assert login_seconds < 2.0
+
+
+# ------------------------------------------------- the rows no test above reaches by itself
+
+
+def test_a_rejected_api_key_is_a_502_that_says_so(app, token):
+    app.aws.set_openai_key("sk-bad")  # the fake provider answers 401 to this key
+    try:
+        reply = chat(app, token, [{"role": "user", "content": "hi"}])
+    finally:
+        app.aws.set_openai_key(API_KEY)
+    assert reply.status == 502
+    assert "OPENAI_API_KEY" in reply.json()["error"]
+
+
+def test_no_api_key_configured_is_a_503(app, token):
+    app.aws.ssm.delete_parameter(Name=app.aws.names.openai_key_param)
+    emulator.new_container()
+    try:
+        reply = chat(app, token, [{"role": "user", "content": "hi"}])
+    finally:
+        app.aws.set_openai_key(API_KEY)
+    assert reply.status == 503
+
+
+def test_a_provider_too_slow_is_a_504(app, token, monkeypatch):
+    monkeypatch.setattr(upstream, "READ_TIMEOUT_S", 0.3)
+    reply = chat(app, token, [{"role": "user", "content": "[[slow:1.5]] hi"}])
+    assert reply.status == 504
+
+
+def test_a_token_expiring_while_its_authorization_is_cached_is_a_401(app):
+    expires = int(time.time()) + 2
+    token = jwt.encode(_claims(app, exp=expires), _secret(app))
+    assert chat(app, token, [{"role": "user", "content": "hi"}]).status == 200  # now cached
+    time.sleep(max(0.0, expires - time.time()) + 0.1)
+    reply = chat(app, token, [{"role": "user", "content": "hi"}])
+    assert reply.status == 401
+    assert reply.json() == {"error": "session expired; log in again"}
+
+
+def _boom(*args: object, **kwargs: object) -> None:
+    raise RuntimeError("secret detail that must not reach the client")
+
+
+def test_a_failing_handler_is_a_bare_500(app, token, monkeypatch):
+    monkeypatch.setattr(login, "users", SimpleNamespace(get_password_hash=_boom))
+    monkeypatch.setattr(chat_handler, "parse_chat", _boom)
+    replies = [
+        http.post(f"{app.url}/login", {"username": USERNAME, "password": PASSWORD}),
+        chat(app, token, [{"role": "user", "content": "hi"}]),
+    ]
+    for reply in replies:
+        assert reply.status == 500
+        assert reply.json() == {"error": "internal error"}
+
+
+def test_a_failing_authorizer_is_api_gateway_s_500(app, monkeypatch):
+    monkeypatch.setitem(app.api.handlers, "authorizer", _boom)
+    reply = chat(app, "never.seen.before", [{"role": "user", "content": "hi"}])
+    assert reply.status == 500
+    assert reply.json() == {"message": "Internal Server Error"}
+
+
+def test_zz_every_documented_answer_was_produced(request):
+    """Runs last (file order): each row of docs/api.md's tables matched some answer above,
+    so the page describes nothing that no longer happens."""
+    everything = {item.nodeid for item in request.node.parent.collect()}  # even deselected
+    if not everything - {request.node.nodeid} <= RAN:
+        pytest.skip("needs every test of this module to run first")
+    missing = [
+        f"{route} {row.status} {json.dumps(row.body)}"
+        for route, rows in contract.ROUTES.items()
+        for row in rows
+        if (route, row) not in SEEN
+    ]
+    assert missing == []
