@@ -55,6 +55,8 @@ export default defineConfig({
   plugins: [contentSecurityPolicy(), devConfig()],
   build: { target: "es2022", sourcemap: false, assetsInlineLimit: 0 },
   server: {
+    // The contract test reads ../docs/api.md (the page both sides are tested against).
+    fs: { allow: [".", "../docs"] },
     proxy: {
       "/login": apiTarget,
       "/chat": apiTarget,
