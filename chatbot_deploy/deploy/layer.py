@@ -54,7 +54,7 @@ class LayerArtifact:
 
     @property
     def bytecode_note(self) -> str:
-        """ "" when the layer holds bytecode, else why not (for `up`'s output)."""
+        """Why the layer holds no bytecode, for `up`'s output; empty when it does."""
         with zipfile.ZipFile(self.zip_path) as archive:
             if any("/__pycache__/" in name for name in archive.namelist()):
                 return ""
