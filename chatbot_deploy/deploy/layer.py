@@ -58,11 +58,7 @@ class LayerArtifact:
         with zipfile.ZipFile(self.zip_path) as archive:
             if any("/__pycache__/" in name for name in archive.namelist()):
                 return ""
-        here = f"{sys.version_info.major}.{sys.version_info.minor}"
-        return (
-            f"no bytecode: deployed from Python {here}, Lambda runs {LAMBDA_PYTHON_VERSION}; "
-            f"cold starts compile the packages (deploy from {LAMBDA_PYTHON_VERSION} to avoid it)"
-        )
+        return f"no bytecode: deploy from Python {LAMBDA_PYTHON_VERSION} for faster cold starts"
 
 
 def platforms(arch: str) -> list[str]:
