@@ -72,14 +72,23 @@ def up(
         print(json.dumps(result.as_dict()))
         return
     seconds = result.record.finished - result.record.started
-    changed = len(result.changed)
+    changed, total = len(result.changed), len(result.record.steps)
+    lines = [
+        f"[bold]Website[/]  {result.website_url}",
+        f"[bold]API[/]      {result.api_url}",
+        "",
+        f"{changed} of {total} steps changed something ({seconds:.1f} s)."
+        if changed
+        else f"Already up to date: nothing changed ({seconds:.1f} s).",
+    ]
+    if "table" in result.changed:  # a new users table: nobody can log in yet
+        lines += [
+            "Next: add a user, then open the website and log in:",
+            f"  chatbot-deploy add-user --stack {stack} NAME",
+        ]
     out.print(
         Panel.fit(
-            f"[bold]Website[/]  {result.website_url}\n"
-            f"[bold]API[/]      {result.api_url}\n\n"
-            f"{changed} step(s) changed something, {seconds:.1f}s.\n"
-            "Next: add a user, then open the website and log in:\n"
-            f"  chatbot-deploy add-user --stack {stack} NAME",
+            "\n".join(lines),
             title=f"stack [bold]{stack}[/] is up",
             border_style="green",
         )

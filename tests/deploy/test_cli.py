@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
 
@@ -86,6 +87,10 @@ def test_up_prints_a_panel_with_urls_and_next_steps(app, monkeypatch, capsys):
     assert "http://demo-site-" in out and "execute-api" in out
     assert "add-user --stack demo" in out
     assert "✓ Function chat created" in err  # one line per step off a terminal
+    assert re.search(r"\d+ of \d+ steps changed something", out)
+    code, out, _ = run(monkeypatch, capsys, "up", "--stack", "demo")
+    assert code == 0 and "Already up to date: nothing changed" in out
+    assert "add-user" not in out  # the table is not new: users may exist already
 
 
 def test_teardown_asks_unless_yes(app, monkeypatch, capsys):
