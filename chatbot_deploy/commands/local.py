@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -51,11 +52,6 @@ def local(
     The OpenAI key is read from OPENAI_API_KEY; without it the app starts and chat answers
     an error saying what to set.
     """
-    # Loaded here, not with the CLI: they cost every other command ~1.3 s of start-up.
-    from chatbot_deploy.local import emulator
-    from chatbot_deploy.local.gateway import HttpApi
-    from chatbot_deploy.local.server import LocalServer, serve
-
     users = [parse_user(item) for item in user or []]
     generated = not users
     if generated:
@@ -69,14 +65,21 @@ def local(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     for noisy in ("botocore", "boto3", "urllib3", "httpx", "httpx2", "openai"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    with emulator.running(config, api_key) as aws:
-        for item in users:
-            aws.add_user(item)
-        api = HttpApi.from_spec()
-        try:
-            server = LocalServer((host, port), api, paths.web_dist(), aws.names.stack)
-        except OSError as exc:
-            raise UserError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    with contextlib.ExitStack() as running:
+        with err.status("Starting: AWS emulator, handlers, users …"):
+            # Loaded here, not with the CLI: they cost every other command ~1.3 s of start-up.
+            from chatbot_deploy.local import emulator
+            from chatbot_deploy.local.gateway import HttpApi
+            from chatbot_deploy.local.server import LocalServer, serve
+
+            aws = running.enter_context(emulator.running(config, api_key))
+            for item in users:
+                aws.add_user(item)
+            api = HttpApi.from_spec()
+            try:
+                server = LocalServer((host, port), api, paths.web_dist(), aws.names.stack)
+            except OSError as exc:
+                raise UserError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
         lines = [
             f"[bold]App[/]    {server.url}/",
             f"[bold]API[/]    {server.url}  (POST /login, POST /chat)",
