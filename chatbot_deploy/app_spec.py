@@ -83,6 +83,7 @@ def function_environment(kind: str, names: StackNames, config: AppConfig) -> dic
         }
     elif kind == "chat":
         env = {
+            settings.ENV_USERS_TABLE: names.users_table,  # sessions end with the user
             settings.ENV_OPENAI_KEY_PARAM: names.openai_key_param,
             settings.ENV_OPENAI_MODEL: config.model,
         }

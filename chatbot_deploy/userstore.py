@@ -10,6 +10,7 @@ that is not there. A refused operation writes nothing.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,8 +52,8 @@ def validate_password(password: str) -> str:
     return password
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class UserStore:
     dynamodb: Any  # boto3 DynamoDB low-level client
     table: str
     where: str  # "'chatbot-users' in eu-west-1", for messages
-    clock: Callable[[], str] = now_iso
+    clock: Callable[[], float] = time.time
 
     @classmethod
     def open(cls, aws: Aws, names: StackNames) -> UserStore:
@@ -107,11 +108,14 @@ class UserStore:
         return "Item" in reply
 
     def add(self, username: str, password: str) -> None:
-        """Create a user; refused (nothing written) if the username is taken."""
+        """Create a user; refused (nothing written) if the username is taken. Tokens issued
+        before now are void for this name (left from a removed user of the same name)."""
+        now = self.clock()
         item = {
             **users.key(username),
             users.HASH_ATTRIBUTE: {"S": passwords.hash_password(password)},
-            users.CREATED_ATTRIBUTE: {"S": self.clock()},
+            users.CREATED_ATTRIBUTE: {"S": iso(now)},
+            users.SESSIONS_AFTER_ATTRIBUTE: {"N": users.sessions_start(now)},
         }
         with aws_errors("PutItem"):
             try:
@@ -127,18 +131,24 @@ class UserStore:
                 raise
 
     def set_password(self, username: str, password: str) -> None:
-        """Change an existing user's password (other attributes kept); refused (nothing
-        written) if the user does not exist, so a typo never creates a new user."""
+        """Change an existing user's password (other attributes kept) and end their sessions
+        (tokens issued before now are refused); refused (nothing written) if the user does
+        not exist, so a typo never creates a new user."""
         with aws_errors("UpdateItem"):
             try:
                 self.dynamodb.update_item(
                     TableName=self.table,
                     Key=users.key(username),
-                    UpdateExpression="SET #h = :h",
+                    UpdateExpression="SET #h = :h, #s = :s",
                     ConditionExpression="attribute_exists(#k)",
-                    ExpressionAttributeNames={"#k": users.KEY, "#h": users.HASH_ATTRIBUTE},
+                    ExpressionAttributeNames={
+                        "#k": users.KEY,
+                        "#h": users.HASH_ATTRIBUTE,
+                        "#s": users.SESSIONS_AFTER_ATTRIBUTE,
+                    },
                     ExpressionAttributeValues={
                         ":h": {"S": passwords.hash_password(password)},
+                        ":s": {"N": users.sessions_start(self.clock())},
                     },
                 )
             except botocore.exceptions.ClientError as exc:

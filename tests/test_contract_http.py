@@ -9,14 +9,13 @@ import base64
 import concurrent.futures
 import json
 import time
-from types import SimpleNamespace
 
 import jwt
 import pytest
 
-from chatbot_deploy.local import emulator
+from chatbot_deploy.local import LocalUser, emulator
 from chatbot_lambda import chat as chat_handler
-from chatbot_lambda import login, upstream
+from chatbot_lambda import upstream, users
 from tests.support import contract, http
 from tests.support.local_app import API_KEY, PASSWORD, USERNAME, LocalApp
 
@@ -258,12 +257,22 @@ def test_a_token_expiring_while_its_authorization_is_cached_is_a_401(app):
     assert reply.json() == {"error": "session expired; log in again"}
 
 
+def test_a_removed_user_s_session_ends_at_once(app):
+    app.aws.add_user(LocalUser("bob", "bob-password-1"))
+    token = http.login(app.url, "bob", "bob-password-1")
+    assert chat(app, token, [{"role": "user", "content": "hi"}]).status == 200
+    app.aws.dynamodb.delete_item(TableName=app.aws.names.users_table, Key=users.key("bob"))
+    reply = chat(app, token, [{"role": "user", "content": "hi"}])
+    assert reply.status == 401
+    assert reply.json() == {"error": "session ended; log in again"}
+
+
 def _boom(*args: object, **kwargs: object) -> None:
     raise RuntimeError("secret detail that must not reach the client")
 
 
 def test_a_failing_handler_is_a_bare_500(app, token, monkeypatch):
-    monkeypatch.setattr(login, "users", SimpleNamespace(get_password_hash=_boom))
+    monkeypatch.setattr(users, "get_password_hash", _boom)
     monkeypatch.setattr(chat_handler, "parse_chat", _boom)
     replies = [
         http.post(f"{app.url}/login", {"username": USERNAME, "password": PASSWORD}),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import time
 from typing import Any
 
 import boto3
@@ -14,10 +15,11 @@ from moto import mock_aws
 
 from chatbot_deploy import app_spec
 from chatbot_deploy.errors import UserError
+from chatbot_deploy.local import events
 from chatbot_deploy.local.emulator import new_container
 from chatbot_deploy.names import StackNames
 from chatbot_deploy.userstore import UserStore
-from chatbot_lambda import login, passwords, users
+from chatbot_lambda import authorizer, chat, login, passwords, users
 from tests.cli_run import REGION, MotoServer, fake_aws_env, moto_server, run
 
 __all__ = ["fake_aws_env", "moto_server"]  # fixtures, used by name
@@ -94,7 +96,14 @@ def test_add_user_with_hidden_prompt_asked_twice(dynamodb: Any, real_hash_cost: 
     assert passwords.verify_password(PASSWORD, item[users.HASH_ATTRIBUTE]["S"])
     assert not passwords.needs_rehash(item[users.HASH_ATTRIBUTE]["S"])
     assert item[users.CREATED_ATTRIBUTE]["S"].endswith("Z")
-    assert set(item) == {users.KEY, users.HASH_ATTRIBUTE, users.CREATED_ATTRIBUTE}
+    # Sessions are valid from the second after it was set (tokens of a removed namesake end).
+    assert time.time() - 2 < int(item[users.SESSIONS_AFTER_ATTRIBUTE]["N"]) <= time.time() + 1
+    assert set(item) == {
+        users.KEY,
+        users.HASH_ATTRIBUTE,
+        users.CREATED_ATTRIBUTE,
+        users.SESSIONS_AFTER_ATTRIBUTE,
+    }
 
 
 def test_prompt_asks_again_when_the_two_entries_differ(dynamodb: Any) -> None:
@@ -476,16 +485,45 @@ def login_event(username: str, password: str) -> dict[str, Any]:
     }
 
 
+def chat_event(token: str) -> dict[str, Any]:
+    """POST /chat as API Gateway passes it on once the real authorizer allowed `token`."""
+    headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
+    allowed = authorizer.handler({"headers": headers}, None)
+    assert allowed["isAuthorized"] is True, allowed
+    body = json.dumps({"messages": [{"role": "user", "content": "hi"}]}).encode()
+    return events.http_event(
+        method="POST",
+        path="/chat",
+        query="",
+        headers=headers,
+        body=body,
+        route_key="POST /chat",
+        source_ip="192.0.2.1",
+        api_id="test",
+        authorizer_context=allowed["context"],
+    )
+
+
+def next_second() -> None:
+    time.sleep(1 - time.time() % 1 + 0.01)
+
+
 def test_added_user_can_log_in_through_the_real_login_handler(
     dynamodb: Any, monkeypatch: pytest.MonkeyPatch, real_hash_cost: None
 ) -> None:
     ssm = boto3.client("ssm", region_name=REGION)
     ssm.put_parameter(Name=NAMES.jwt_secret_param, Value="s" * 48, Type="SecureString")
-    for key, value in app_spec.function_environment("login", NAMES, app_spec.AppConfig()).items():
-        monkeypatch.setenv(key, value)
+    for kind in ("login", "authorizer", "chat"):
+        for key, value in app_spec.function_environment(kind, NAMES, app_spec.AppConfig()).items():
+            monkeypatch.setenv(key, value)
     new_container()
+
+    def chat_status(token: str) -> int:
+        return int(chat.handler(chat_event(token), None)["statusCode"])
+
     try:
         assert add("alice").code == 0
+        next_second()  # tokens of the second the password was set in are refused
 
         ok = login.handler(login_event("alice", PASSWORD), None)
         assert ok["statusCode"] == 200, ok
@@ -495,20 +533,29 @@ def test_added_user_can_log_in_through_the_real_login_handler(
         )
         assert claims["sub"] == "alice"
         assert body["username"] == "alice"
+        first = body["token"]
+        # Past the session check (no OpenAI key is configured here: 503, not 401).
+        assert chat_status(first) == 503
 
         wrong = login.handler(login_event("alice", "wrong password"), None)
         assert wrong["statusCode"] == 401
 
-        # --update: the old password stops working, the new one works.
+        # --update: the old password stops working, the new one works, and the session
+        # opened with the old one ends.
         assert add("alice", "brand new password", "--update").code == 0
         assert login.handler(login_event("alice", PASSWORD), None)["statusCode"] == 401
+        assert chat_status(first) == 401
+        next_second()
         renewed = login.handler(login_event("alice", "brand new password"), None)
         assert renewed["statusCode"] == 200
+        second = json.loads(renewed["body"])["token"]
+        assert chat_status(second) == 503
 
-        # remove-user: the user can no longer log in.
+        # remove-user: the user can no longer log in, and their session ends at once.
         assert run("remove-user", "alice", "--yes").code == 0
         gone = login.handler(login_event("alice", "brand new password"), None)
         assert gone["statusCode"] == 401
+        assert chat_status(second) == 401
     finally:
         new_container()
 

@@ -92,8 +92,10 @@ def local(
         if paths.web_dist() is None:
             lines.append("[yellow]The web app is not built; / explains how.[/]")
         lines.append("Press Ctrl-C to stop.")
-        out.print(Panel("\n".join(lines), title="chatbot-deploy local", expand=False))
+        # Ctrl-C and SIGTERM stop it cleanly, handled before anyone is told the app is up.
         stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda _signum, _frame: stop.set())
+        out.print(Panel("\n".join(lines), title="chatbot-deploy local", expand=False))
         serve(server, stop)
     err.print("Stopped.")

@@ -61,7 +61,8 @@ def add_user(
 
     The password is asked twice without echo, or read from one line with --password-stdin.
 
-    It is stored hashed with the same code the login function uses to check it.
+    It is stored hashed with the same code the login function uses to check it. --update
+    also ends the user's open sessions: tokens issued before the change are refused.
 
     A user is never overwritten without --update; --update never creates a user.
 
@@ -90,9 +91,8 @@ def remove_user(
     region: Region = None,
     profile: Profile = None,
 ) -> None:
-    """Remove a user: they can no longer log in. Asks for confirmation unless --yes.
-
-    Tokens already issued stay valid until they expire.
+    """Remove a user: they can no longer log in, and their open sessions end at once (the
+    chat function refuses their tokens). Asks for confirmation unless --yes.
     """
     if not username:
         raise UserError("invalid username: it is empty")

@@ -44,7 +44,7 @@ def function_policy(ctx: DeployContext, kind: str) -> dict[str, Any]:
             "Resource": [f"{log_group}:*"],
         }
     ]
-    if kind == "login":
+    if kind in ("login", "chat"):  # chat: a removed user's or an old password's tokens end
         statements.append(
             {
                 "Sid": "ReadUsers",

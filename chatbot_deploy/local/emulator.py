@@ -19,7 +19,7 @@ import boto3
 from chatbot_deploy import app_spec
 from chatbot_deploy.local import LocalUser
 from chatbot_deploy.names import StackNames
-from chatbot_lambda import chat, login, parameters, passwords, users
+from chatbot_lambda import chat, parameters, passwords, users
 
 REGION = "us-east-1"
 # Fake credentials: nothing in `local` may ever reach a real AWS account.
@@ -69,7 +69,7 @@ def new_container() -> None:
     """Forget what the handlers cached, as a fresh Lambda container would."""
     parameters.reset_cache()
     chat.reset()
-    login.reset()
+    users.reset()
 
 
 def _create_resources(names: StackNames, openai_api_key: str | None) -> Emulator:

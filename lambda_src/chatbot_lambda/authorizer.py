@@ -25,9 +25,14 @@ def handler(event: Event, context: Any) -> dict[str, Any]:
         verified = tokens.verify(token, secret, config.issuer)
     except tokens.InvalidToken:
         return DENY
-    # API Gateway caches this answer per token; the expiry travels along so that the chat
-    # handler refuses a token that expired while its authorization was still cached.
+    # API Gateway caches this answer per token; the expiry and issue time travel along so
+    # that the chat handler refuses a token that expired while its authorization was still
+    # cached, or that was issued before the user's password changed or the user was removed.
     return {
         "isAuthorized": True,
-        "context": {"username": verified.username, "expires_at": verified.expires_at},
+        "context": {
+            "username": verified.username,
+            "expires_at": verified.expires_at,
+            "issued_at": verified.issued_at,
+        },
     }

@@ -6,12 +6,13 @@ import threading
 import time
 from typing import Any
 
-from chatbot_lambda import parameters, settings
+from chatbot_lambda import parameters, settings, users
 from chatbot_lambda.handler import http_handler
 from chatbot_lambda.http import Event, Response, authorizer_context, error_response, json_response
 from chatbot_lambda.upstream import Upstream
 from chatbot_lambda.validation import parse_chat
 
+SESSION_ENDED = "session ended; log in again"
 KEY_MISSING = (
     "no OpenAI API key is configured: set OPENAI_API_KEY and run `chatbot-deploy up` "
     "again (or restart `chatbot-deploy local`)"
@@ -58,6 +59,12 @@ def handler(event: Event, context: Any) -> Response:
         return error_response(401, "not authenticated")
     if expires_at <= time.time():
         return error_response(401, "session expired; log in again")
+    # Checked at every request (the authorizer's answer is cached per token): a removed user,
+    # or a token issued before the password last changed, is refused at once.
+    issued_at = identity.get("issued_at")
+    valid_after = users.sessions_valid_after(users.client(), settings.users_table_name(), username)
+    if valid_after is None or (isinstance(issued_at, int) and issued_at < valid_after):
+        return error_response(401, SESSION_ENDED)
     request = parse_chat(event)
     config = settings.ChatSettings.from_env()
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from chatbot_lambda import parameters, passwords, settings, tokens, users
@@ -13,22 +12,10 @@ from chatbot_lambda.validation import parse_login
 INVALID_CREDENTIALS = "invalid username or password"
 
 
-@functools.cache
-def _dynamodb() -> Any:
-    import boto3
-
-    return boto3.client("dynamodb")
-
-
-def reset() -> None:
-    """Drop the cached client (a new container; used by `local` and tests)."""
-    _dynamodb.cache_clear()
-
-
 @http_handler
 def handler(event: Event, context: Any) -> Response:
     request = parse_login(event)
-    stored = users.get_password_hash(_dynamodb(), settings.users_table_name(), request.username)
+    stored = users.get_password_hash(users.client(), settings.users_table_name(), request.username)
     if stored is None:
         ok = passwords.verify_unknown_user(request.password)
     else:

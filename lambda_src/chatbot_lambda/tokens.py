@@ -17,6 +17,7 @@ class IssuedToken(NamedTuple):
 class VerifiedToken(NamedTuple):
     username: str
     expires_at: int
+    issued_at: int
 
 
 class InvalidToken(Exception):
@@ -31,7 +32,7 @@ def issue(username: str, secret: str, issuer: str, ttl_seconds: int) -> IssuedTo
 
 
 def verify(token: str, secret: str, issuer: str) -> VerifiedToken:
-    """The subject and expiry of a valid token; InvalidToken for anything else."""
+    """The subject, expiry and issue time of a valid token; InvalidToken for anything else."""
     try:
         claims = jwt.decode(
             token,
@@ -45,4 +46,4 @@ def verify(token: str, secret: str, issuer: str) -> VerifiedToken:
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         raise InvalidToken("token has no subject")
-    return VerifiedToken(subject, int(claims["exp"]))
+    return VerifiedToken(subject, int(claims["exp"]), int(claims["iat"]))

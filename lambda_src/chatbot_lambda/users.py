@@ -1,27 +1,68 @@
-"""The users table: one item per user, ``{"username": S, "password_hash": S}``.
+"""The users table: one item per user.
 
-Shared by the login handler (read) and the CLI's user commands (write), so the item shape is
-defined once.
+``{"username": S, "password_hash": S, "created_at": S, "sessions_valid_after": N}``. Shared by
+the login and chat handlers (read) and the CLI's user commands (write), so the item shape is
+defined once. ``sessions_valid_after`` (Unix seconds) is set whenever a password is set:
+tokens issued before it are refused, so a password change ends the other sessions and a
+removed user's tokens stop working at once (no item, no session). Token times are whole
+seconds, so it is the second *after* the change: a token of the same second is refused too
+(a login in that very second has to be repeated).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 KEY = "username"
 HASH_ATTRIBUTE = "password_hash"
 CREATED_ATTRIBUTE = "created_at"
+SESSIONS_AFTER_ATTRIBUTE = "sessions_valid_after"
 
 
 def key(username: str) -> dict[str, dict[str, str]]:
     return {KEY: {"S": username}}
 
 
+@functools.cache
+def client() -> Any:
+    """The container's DynamoDB client: a boto3 low-level client, thread-safe (unlike
+    resources: `local` serves requests from several threads). boto3 loads on first use."""
+    import boto3
+
+    return boto3.client("dynamodb")
+
+
+def reset() -> None:
+    """Drop the cached client (a new container; used by `local` and tests)."""
+    client.cache_clear()
+
+
 def get_password_hash(dynamodb: Any, table: str, username: str) -> str | None:
-    """The stored hash of ``username``, or None. ``dynamodb`` is a boto3 low-level client
-    (thread-safe, unlike resources: `local` serves requests from several threads)."""
+    """The stored hash of ``username``, or None."""
     reply = dynamodb.get_item(
         TableName=table, Key=key(username), ProjectionExpression=HASH_ATTRIBUTE
     )
     value = (reply.get("Item") or {}).get(HASH_ATTRIBUTE, {}).get("S")
     return value if isinstance(value, str) else None
+
+
+def sessions_start(now: float) -> str:
+    """The ``sessions_valid_after`` value (a DynamoDB number) for a password set at `now`."""
+    return str(int(now) + 1)
+
+
+def sessions_valid_after(dynamodb: Any, table: str, username: str) -> int | None:
+    """Tokens of ``username`` issued before this time are void; None: no such user."""
+    reply = dynamodb.get_item(
+        TableName=table,
+        Key=key(username),
+        ProjectionExpression="#k, #s",
+        ExpressionAttributeNames={"#k": KEY, "#s": SESSIONS_AFTER_ATTRIBUTE},
+        ConsistentRead=True,  # a removal or password change counts at once
+    )
+    item = reply.get("Item")
+    if not item:
+        return None
+    value = item.get(SESSIONS_AFTER_ATTRIBUTE, {}).get("N")
+    return int(value) if isinstance(value, str) else 0

@@ -3,6 +3,7 @@
 AWS is moto (through the same emulator `local` uses); the model is the fake OpenAI server.
 """
 
+import contextlib
 import json
 import logging
 import socket
@@ -21,11 +22,18 @@ PASSWORD = "alice-password-1"
 API_KEY = "sk-test-0123456789"
 
 
+@contextlib.contextmanager
+def with_alice(config: app_spec.AppConfig, api_key: str | None) -> Iterator[emulator.Emulator]:
+    """The emulator with user alice (chat refuses tokens of users who do not exist)."""
+    with emulator.running(config, api_key) as env:
+        env.add_user(emulator.LocalUser("alice", PASSWORD))
+        yield env
+
+
 @pytest.fixture
 def aws(fake_openai) -> Iterator[emulator.Emulator]:
     config = app_spec.AppConfig(model="test-model", openai_base_url=fake_openai.base_url)
-    with emulator.running(config, API_KEY) as env:
-        env.add_user(emulator.LocalUser("alice", PASSWORD))
+    with with_alice(config, API_KEY) as env:
         yield env
 
 
@@ -117,9 +125,10 @@ def authorize(header_value):
 
 def test_authorizer_allows_a_fresh_token_and_passes_the_username(aws):
     body = body_of(do_login())
+    issued_at = jwt.decode(body["token"], options={"verify_signature": False})["iat"]
     assert authorize(f"Bearer {body['token']}") == {
         "isAuthorized": True,
-        "context": {"username": "alice", "expires_at": body["expires_at"]},
+        "context": {"username": "alice", "expires_at": body["expires_at"], "issued_at": issued_at},
     }
 
 
@@ -138,9 +147,12 @@ def test_authorizer_denies_an_expired_token(aws):
 # -- chat ------------------------------------------------------------------------------
 
 
-def chat_call(messages, username="alice", expires_at=None, lambda_context=None):
+def chat_call(messages, username="alice", expires_at=None, lambda_context=None, issued_at=None):
     expires_at = int(time.time()) + 60 if expires_at is None else expires_at
-    context = {"username": username, "expires_at": expires_at} if username else {}
+    issued_at = int(time.time()) if issued_at is None else issued_at
+    context = (
+        {"username": username, "expires_at": expires_at, "issued_at": issued_at} if username else {}
+    )
     return chat.handler(http_event({"messages": messages}, context=context), lambda_context)
 
 
@@ -164,7 +176,7 @@ def test_chat_puts_the_system_prompt_first(fake_openai):
     config = app_spec.AppConfig(
         model="m", openai_base_url=fake_openai.base_url, system_prompt="Be terse."
     )
-    with emulator.running(config, API_KEY):
+    with with_alice(config, API_KEY):
         fake_openai.requests.clear()
         assert chat_call([{"role": "user", "content": "hi"}])["statusCode"] == 200
     assert fake_openai.requests[-1].body["messages"][0] == {
@@ -181,6 +193,43 @@ def test_chat_refuses_a_token_that_expired_while_its_authorization_was_cached(aw
     response = chat_call([{"role": "user", "content": "hi"}], expires_at=int(time.time()) - 1)
     assert response["statusCode"] == 401
     assert "expired" in body_of(response)["error"]
+
+
+def test_a_removed_user_s_tokens_stop_working_at_once(aws):
+    hi = [{"role": "user", "content": "hi"}]
+    assert chat_call(hi)["statusCode"] == 200
+    aws.dynamodb.delete_item(TableName=aws.names.users_table, Key=users.key("alice"))
+    response = chat_call(hi)
+    assert response["statusCode"] == 401
+    assert body_of(response) == {"error": "session ended; log in again"}
+
+
+def test_a_password_change_ends_the_sessions_before_it(aws):
+    hi = [{"role": "user", "content": "hi"}]
+    changed_at = int(time.time())
+    aws.dynamodb.update_item(
+        TableName=aws.names.users_table,
+        Key=users.key("alice"),
+        UpdateExpression="SET #s = :s",
+        ExpressionAttributeNames={"#s": users.SESSIONS_AFTER_ATTRIBUTE},
+        ExpressionAttributeValues={":s": {"N": str(changed_at)}},
+    )
+    assert chat_call(hi, issued_at=changed_at - 1)["statusCode"] == 401  # an older login
+    assert chat_call(hi, issued_at=changed_at)["statusCode"] == 200  # logged in since
+    # An authorization cached before the issue time was passed along: only removal counts.
+    context = {"username": "alice", "expires_at": int(time.time()) + 60}
+    event = http_event({"messages": hi}, context=context)
+    assert chat.handler(event, None)["statusCode"] == 200
+
+
+def test_a_user_item_from_before_session_ends_existed_still_works(aws):
+    aws.dynamodb.update_item(
+        TableName=aws.names.users_table,
+        Key=users.key("alice"),
+        UpdateExpression="REMOVE #s",
+        ExpressionAttributeNames={"#s": users.SESSIONS_AFTER_ATTRIBUTE},
+    )
+    assert chat_call([{"role": "user", "content": "hi"}], issued_at=0)["statusCode"] == 200
 
 
 @pytest.mark.parametrize(
@@ -200,7 +249,7 @@ def test_upstream_failures_are_mapped(aws, content, status, needle):
 def test_a_refused_api_key_is_a_502_that_quotes_nothing_of_the_key(fake_openai, caplog):
     caplog.set_level(logging.INFO)  # what Lambda records by default
     config = app_spec.AppConfig(model="m", openai_base_url=fake_openai.base_url)
-    with emulator.running(config, "sk-bad"):
+    with with_alice(config, "sk-bad"):
         response = chat_call([{"role": "user", "content": "hi"}])
     assert response["statusCode"] == 502
     error = body_of(response)["error"]
@@ -212,7 +261,7 @@ def test_a_refused_api_key_is_a_502_that_quotes_nothing_of_the_key(fake_openai, 
 
 def test_unknown_model_is_a_502(fake_openai):
     config = app_spec.AppConfig(model="missing-model", openai_base_url=fake_openai.base_url)
-    with emulator.running(config, API_KEY):
+    with with_alice(config, API_KEY):
         response = chat_call([{"role": "user", "content": "hi"}])
     assert response["statusCode"] == 502
     assert "model" in body_of(response)["error"]
@@ -259,7 +308,7 @@ def test_unreachable_upstream_is_a_502():
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # nothing listens here once closed
     config = app_spec.AppConfig(model="m", openai_base_url=f"http://127.0.0.1:{port}/v1")
-    with emulator.running(config, API_KEY):
+    with with_alice(config, API_KEY):
         response = chat_call([{"role": "user", "content": "hi"}])
     assert response["statusCode"] == 502
     assert "connect" in body_of(response)["error"]
@@ -267,7 +316,7 @@ def test_unreachable_upstream_is_a_502():
 
 def test_no_api_key_configured_is_a_clear_503(fake_openai):
     config = app_spec.AppConfig(model="m", openai_base_url=fake_openai.base_url)
-    with emulator.running(config, None):
+    with with_alice(config, None):
         response = chat_call([{"role": "user", "content": "hi"}])
     assert response["statusCode"] == 503
     assert "OPENAI_API_KEY" in body_of(response)["error"]

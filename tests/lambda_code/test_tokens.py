@@ -14,8 +14,9 @@ ISSUER = "chatbot-deploy:test"
 def test_issue_and_verify():
     issued = tokens.issue("alice", SECRET, ISSUER, 3600)
     assert abs(issued.expires_at - (time.time() + 3600)) < 5
-    assert tokens.verify(issued.token, SECRET, ISSUER) == ("alice", issued.expires_at)
     claims = jwt.decode(issued.token, SECRET, algorithms=["HS256"], issuer=ISSUER)
+    verified = tokens.verify(issued.token, SECRET, ISSUER)
+    assert verified == tokens.VerifiedToken("alice", issued.expires_at, claims["iat"])
     assert set(claims) == {"sub", "iss", "iat", "exp"}
     assert jwt.get_unverified_header(issued.token)["alg"] == "HS256"
 
