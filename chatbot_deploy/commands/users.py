@@ -62,7 +62,8 @@ def add_user(
     The password is asked twice without echo, or read from one line with --password-stdin.
 
     It is stored hashed with the same code the login function uses to check it. --update
-    also ends the user's open sessions: tokens issued before the change are refused.
+    also ends the user's open sessions: tokens issued before the change are refused (within
+    5 s).
 
     A user is never overwritten without --update; --update never creates a user.
 
@@ -91,7 +92,7 @@ def remove_user(
     region: Region = None,
     profile: Profile = None,
 ) -> None:
-    """Remove a user: they can no longer log in, and their open sessions end at once (the
+    """Remove a user: they can no longer log in, and their open sessions end within 5 s (the
     chat function refuses their tokens). Asks for confirmation unless --yes.
     """
     if not username:

@@ -22,8 +22,26 @@ KEY_MISSING = (
 # bare 500 would reach the browser instead of our 504).
 ANSWER_MARGIN_S = 1.0
 
+# How long a container trusts what it read about a user's sessions: a removed user or a
+# changed password ends sessions within this time (one read per user per 5 s, not per request).
+SESSION_CHECK_TTL_S = 5.0
+
 _upstream: Upstream | None = None
 _upstream_lock = threading.Lock()
+_sessions: dict[str, tuple[float, int | None]] = {}  # username -> (read at, valid after)
+_sessions_lock = threading.Lock()
+
+
+def _sessions_valid_after(username: str) -> int | None:
+    now = time.monotonic()
+    with _sessions_lock:
+        cached = _sessions.get(username)
+    if cached is not None and now - cached[0] < SESSION_CHECK_TTL_S:
+        return cached[1]
+    value = users.sessions_valid_after(users.client(), settings.users_table_name(), username)
+    with _sessions_lock:
+        _sessions[username] = (now, value)
+    return value
 
 
 def _get_upstream(config: settings.ChatSettings) -> Upstream:
@@ -36,10 +54,12 @@ def _get_upstream(config: settings.ChatSettings) -> Upstream:
 
 
 def reset() -> None:
-    """Drop the cached client (a new container; used by `local` and tests)."""
+    """Drop the cached client and session checks (a new container; for `local` and tests)."""
     global _upstream
     with _upstream_lock:
         _upstream = None
+    with _sessions_lock:
+        _sessions.clear()
 
 
 def time_left_s(context: Any) -> float | None:
@@ -59,10 +79,11 @@ def handler(event: Event, context: Any) -> Response:
         return error_response(401, "not authenticated")
     if expires_at <= time.time():
         return error_response(401, "session expired; log in again")
-    # Checked at every request (the authorizer's answer is cached per token): a removed user,
-    # or a token issued before the password last changed, is refused at once.
+    # Checked here, not in the authorizer (whose answer API Gateway caches per token for
+    # 5 min): a removed user, or a token issued before the password last changed, is refused
+    # within SESSION_CHECK_TTL_S.
     issued_at = identity.get("issued_at")
-    valid_after = users.sessions_valid_after(users.client(), settings.users_table_name(), username)
+    valid_after = _sessions_valid_after(username)
     if valid_after is None or (isinstance(issued_at, int) and issued_at < valid_after):
         return error_response(401, SESSION_ENDED)
     request = parse_chat(event)

@@ -4,7 +4,7 @@
 the login and chat handlers (read) and the CLI's user commands (write), so the item shape is
 defined once. ``sessions_valid_after`` (Unix seconds) is set whenever a password is set:
 tokens issued before it are refused, so a password change ends the other sessions and a
-removed user's tokens stop working at once (no item, no session). Token times are whole
+removed user's tokens stop working (no item, no session). Token times are whole
 seconds, so it is the second *after* the change: a token of the same second is refused too
 (a login in that very second has to be repeated).
 """
@@ -59,7 +59,7 @@ def sessions_valid_after(dynamodb: Any, table: str, username: str) -> int | None
         Key=key(username),
         ProjectionExpression="#k, #s",
         ExpressionAttributeNames={"#k": KEY, "#s": SESSIONS_AFTER_ATTRIBUTE},
-        ConsistentRead=True,  # a removal or password change counts at once
+        ConsistentRead=True,  # a removal or password change counts at the next read
     )
     item = reply.get("Item")
     if not item:
