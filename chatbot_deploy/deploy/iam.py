@@ -10,6 +10,7 @@ import botocore.exceptions
 from chatbot_deploy.aws import deleted, error_code
 from chatbot_deploy.deploy.context import DeployContext
 from chatbot_deploy.deploy.graph import Outcome
+from chatbot_lambda import users
 
 POLICY_NAME = "chatbot-deploy"
 POLICY_VERSION = "2012-10-17"
@@ -51,6 +52,20 @@ def function_policy(ctx: DeployContext, kind: str) -> dict[str, Any]:
                 "Effect": "Allow",
                 "Action": ["dynamodb:GetItem"],
                 "Resource": [ctx.arn("dynamodb", f"table/{names.users_table}")],
+            }
+        )
+    if kind == "login":  # re-hash at the current cost on login: the hash attribute only
+        statements.append(
+            {
+                "Sid": "UpgradePasswordHashes",
+                "Effect": "Allow",
+                "Action": ["dynamodb:UpdateItem"],
+                "Resource": [ctx.arn("dynamodb", f"table/{names.users_table}")],
+                "Condition": {
+                    "ForAllValues:StringEquals": {
+                        "dynamodb:Attributes": [users.KEY, users.HASH_ATTRIBUTE]
+                    }
+                },
             }
         )
     params = {

@@ -12,6 +12,17 @@ from chatbot_lambda.validation import parse_login
 INVALID_CREDENTIALS = "invalid username or password"
 
 
+def _upgrade_hash(username: str, password: str, stored: str) -> None:
+    """Re-hash at the current cost, now that the password is known to be right (the cost
+    of stored hashes rises as users log in). A failure here never fails the login."""
+    try:
+        new = passwords.hash_password(password)
+        if users.replace_hash(users.client(), settings.users_table_name(), username, stored, new):
+            logger.info("password hash of %s upgraded", username)
+    except Exception as exc:  # e.g. a role without dynamodb:UpdateItem (older stack)
+        logger.warning("password hash upgrade failed: %s", type(exc).__name__)
+
+
 @http_handler
 def handler(event: Event, context: Any) -> Response:
     request = parse_login(event)
@@ -23,6 +34,8 @@ def handler(event: Event, context: Any) -> Response:
     if not ok:
         logger.info("login refused")
         return error_response(401, INVALID_CREDENTIALS)
+    if stored is not None and passwords.needs_rehash(stored):
+        _upgrade_hash(request.username, request.password, stored)
     config = settings.TokenSettings.from_env()
     secret = parameters.get_secure(config.secret_param)
     issued = tokens.issue(request.username, secret, config.issuer, config.ttl_seconds)

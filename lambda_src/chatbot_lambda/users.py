@@ -47,6 +47,23 @@ def get_password_hash(dynamodb: Any, table: str, username: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def replace_hash(dynamodb: Any, table: str, username: str, old: str, new: str) -> bool:
+    """Store ``new`` in place of ``old`` (same password, current cost); False, writing nothing,
+    if the hash changed meanwhile (a password change must never be undone)."""
+    try:
+        dynamodb.update_item(
+            TableName=table,
+            Key=key(username),
+            UpdateExpression="SET #h = :new",
+            ConditionExpression="#h = :old",
+            ExpressionAttributeNames={"#h": HASH_ATTRIBUTE},
+            ExpressionAttributeValues={":new": {"S": new}, ":old": {"S": old}},
+        )
+    except dynamodb.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+
 def sessions_start(now: float) -> str:
     """The ``sessions_valid_after`` value (a DynamoDB number) for a password set at `now`."""
     return str(int(now) + 1)

@@ -80,6 +80,15 @@ def test_fresh_up_creates_everything_as_specified(deployer):
         assert all(r.startswith("arn:aws:") and r != "*" for r in resources)
         # login reads hashes; chat checks the user still exists (sessions end with the user)
         assert ("dynamodb:GetItem" in actions) == (kind in ("login", "chat"))
+        # login re-hashes at the current cost: UpdateItem of the hash attribute only
+        assert ("dynamodb:UpdateItem" in actions) == (kind == "login")
+        for statement in doc["Statement"]:
+            if "dynamodb:UpdateItem" in statement["Action"]:
+                assert statement["Condition"] == {
+                    "ForAllValues:StringEquals": {
+                        "dynamodb:Attributes": ["username", "password_hash"]
+                    }
+                }
     chat_doc = iam_client.get_role_policy(RoleName=names.role("chat"), PolicyName="chatbot-deploy")
     chat_resources = [r for s in chat_doc["PolicyDocument"]["Statement"] for r in s["Resource"]]
     assert any(

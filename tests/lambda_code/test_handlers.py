@@ -16,7 +16,7 @@ import pytest
 
 from chatbot_deploy import app_spec
 from chatbot_deploy.local import emulator
-from chatbot_lambda import authorizer, chat, login, upstream, users
+from chatbot_lambda import authorizer, chat, login, passwords, upstream, users
 
 PASSWORD = "alice-password-1"
 API_KEY = "sk-test-0123456789"
@@ -95,6 +95,61 @@ def test_the_table_holds_a_hash_never_the_password(aws):
     stored = item["Item"]["password_hash"]["S"]
     assert stored.startswith("scrypt$")
     assert PASSWORD not in json.dumps(item)
+
+
+def _store_hash(aws, username: str, stored: str) -> None:
+    aws.dynamodb.update_item(
+        TableName=aws.names.users_table,
+        Key=users.key(username),
+        UpdateExpression="SET #h = :h",
+        ExpressionAttributeNames={"#h": users.HASH_ATTRIBUTE},
+        ExpressionAttributeValues={":h": {"S": stored}},
+    )
+
+
+def _stored_hash(aws, username: str) -> str:
+    item = aws.dynamodb.get_item(TableName=aws.names.users_table, Key=users.key(username))
+    return str(item["Item"][users.HASH_ATTRIBUTE]["S"])
+
+
+CHEAP = passwords.ScryptParams(log2_n=10, r=8, p=1)  # a cost from before a raise
+
+
+def test_login_upgrades_a_hash_below_the_current_cost(aws):
+    _store_hash(aws, "alice", passwords.hash_password(PASSWORD, CHEAP))
+    assert passwords.needs_rehash(_stored_hash(aws, "alice"))
+    assert do_login()["statusCode"] == 200
+    upgraded = _stored_hash(aws, "alice")
+    assert upgraded.startswith(f"scrypt${passwords.CURRENT.encode()}$")
+    assert passwords.verify_password(PASSWORD, upgraded)
+    assert do_login()["statusCode"] == 200  # and nothing to do the second time
+    assert _stored_hash(aws, "alice") == upgraded
+
+
+def test_hash_upgrade_never_undoes_a_password_change(aws, monkeypatch):
+    old = passwords.hash_password(PASSWORD, CHEAP)
+    _store_hash(aws, "alice", old)
+    changed = passwords.hash_password("a password set meanwhile")
+    real = users.replace_hash
+
+    def change_first(dynamodb, table, username, stored, new):
+        _store_hash(aws, "alice", changed)  # add-user --update wins the race
+        return real(dynamodb, table, username, stored, new)
+
+    monkeypatch.setattr(users, "replace_hash", change_first)
+    assert do_login()["statusCode"] == 200
+    assert _stored_hash(aws, "alice") == changed
+
+
+def test_a_failing_hash_upgrade_does_not_fail_the_login(aws, monkeypatch, caplog):
+    _store_hash(aws, "alice", passwords.hash_password(PASSWORD, CHEAP))
+
+    def denied(*args, **kwargs):
+        raise RuntimeError("AccessDenied")
+
+    monkeypatch.setattr(users, "replace_hash", denied)
+    assert do_login()["statusCode"] == 200
+    assert "password hash upgrade failed: RuntimeError" in caplog.text
 
 
 def test_login_never_logs_the_password(aws, caplog):
