@@ -90,13 +90,14 @@ def error_code(exc: botocore.exceptions.ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-def deleted(delete: Callable[[], object], missing_code: str) -> bool:
-    """Run ``delete``; False when AWS answers ``missing_code`` (it was already gone), so a
-    teardown can run twice or after a half-finished `up`."""
+def succeeded(call: Callable[[], object], unless: str) -> bool:
+    """Run ``call``; False when AWS answers the error code ``unless`` instead (any other
+    error is raised): a delete of what was already gone, so a teardown can run twice or after
+    a half-finished `up`, or a conditional write whose condition failed."""
     try:
-        delete()
+        call()
     except botocore.exceptions.ClientError as exc:
-        if error_code(exc) == missing_code:
+        if error_code(exc) == unless:
             return False
         raise
     return True

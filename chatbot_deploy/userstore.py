@@ -9,6 +9,7 @@ that is not there. A refused operation writes nothing.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from chatbot_deploy.aws import Aws, aws_errors, error_code
+from chatbot_deploy.aws import Aws, aws_errors, error_code, succeeded
 from chatbot_deploy.errors import UserError
 from chatbot_deploy.names import StackNames
 from chatbot_lambda import passwords, users
@@ -117,59 +118,54 @@ class UserStore:
             users.CREATED_ATTRIBUTE: {"S": iso(now)},
             users.SESSIONS_AFTER_ATTRIBUTE: {"N": users.sessions_start(now)},
         }
-        with aws_errors("PutItem"):
-            try:
-                self.dynamodb.put_item(
-                    TableName=self.table,
-                    Item=item,
-                    ConditionExpression="attribute_not_exists(#k)",
-                    ExpressionAttributeNames={"#k": users.KEY},
-                )
-            except botocore.exceptions.ClientError as exc:
-                if error_code(exc) == "ConditionalCheckFailedException":
-                    raise self._exists_error(username) from exc
-                raise
+        put = functools.partial(
+            self.dynamodb.put_item,
+            TableName=self.table,
+            Item=item,
+            ConditionExpression="attribute_not_exists(#k)",
+            ExpressionAttributeNames={"#k": users.KEY},
+        )
+        self._write("PutItem", put, refusal=self._exists_error(username))
 
     def set_password(self, username: str, password: str) -> None:
         """Change an existing user's password (other attributes kept) and end their sessions
         (tokens issued before now are refused); refused (nothing written) if the user does
         not exist, so a typo never creates a new user."""
-        with aws_errors("UpdateItem"):
-            try:
-                self.dynamodb.update_item(
-                    TableName=self.table,
-                    Key=users.key(username),
-                    UpdateExpression="SET #h = :h, #s = :s",
-                    ConditionExpression="attribute_exists(#k)",
-                    ExpressionAttributeNames={
-                        "#k": users.KEY,
-                        "#h": users.HASH_ATTRIBUTE,
-                        "#s": users.SESSIONS_AFTER_ATTRIBUTE,
-                    },
-                    ExpressionAttributeValues={
-                        ":h": {"S": passwords.hash_password(password)},
-                        ":s": {"N": users.sessions_start(self.clock())},
-                    },
-                )
-            except botocore.exceptions.ClientError as exc:
-                if error_code(exc) == "ConditionalCheckFailedException":
-                    raise self._missing_error(username, hint_add=True) from exc
-                raise
+        update = functools.partial(
+            self.dynamodb.update_item,
+            TableName=self.table,
+            Key=users.key(username),
+            UpdateExpression="SET #h = :h, #s = :s",
+            ConditionExpression="attribute_exists(#k)",
+            ExpressionAttributeNames={
+                "#k": users.KEY,
+                "#h": users.HASH_ATTRIBUTE,
+                "#s": users.SESSIONS_AFTER_ATTRIBUTE,
+            },
+            ExpressionAttributeValues={
+                ":h": {"S": passwords.hash_password(password)},
+                ":s": {"N": users.sessions_start(self.clock())},
+            },
+        )
+        self._write("UpdateItem", update, refusal=self._missing_error(username, hint_add=True))
 
     def remove(self, username: str) -> None:
         """Delete a user; refused if there is no such user."""
-        with aws_errors("DeleteItem"):
-            try:
-                self.dynamodb.delete_item(
-                    TableName=self.table,
-                    Key=users.key(username),
-                    ConditionExpression="attribute_exists(#k)",
-                    ExpressionAttributeNames={"#k": users.KEY},
-                )
-            except botocore.exceptions.ClientError as exc:
-                if error_code(exc) == "ConditionalCheckFailedException":
-                    raise self._missing_error(username) from exc
-                raise
+        delete = functools.partial(
+            self.dynamodb.delete_item,
+            TableName=self.table,
+            Key=users.key(username),
+            ConditionExpression="attribute_exists(#k)",
+            ExpressionAttributeNames={"#k": users.KEY},
+        )
+        self._write("DeleteItem", delete, refusal=self._missing_error(username))
+
+    def _write(self, operation: str, write: Callable[[], object], refusal: UserError) -> None:
+        """One conditional write: when its condition fails, nothing is written and `refusal`
+        is raised (the user exists, or does not, after all)."""
+        with aws_errors(operation):
+            if not succeeded(write, unless="ConditionalCheckFailedException"):
+                raise refusal
 
     def list(self) -> list[UserInfo]:
         """All users sorted by name; only the name and creation time are ever read."""

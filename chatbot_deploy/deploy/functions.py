@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import botocore.exceptions
 
 from chatbot_deploy import app_spec
-from chatbot_deploy.aws import deleted, error_code
+from chatbot_deploy.aws import error_code, succeeded
 from chatbot_deploy.deploy.context import RUNTIME, DeployContext
 from chatbot_deploy.deploy.graph import Outcome
 
@@ -184,7 +184,7 @@ def ensure_function(
 
 def delete_function(ctx: DeployContext, kind: str) -> bool:
     name = ctx.names.function(kind)
-    return deleted(
+    return succeeded(
         lambda: ctx.client("lambda").delete_function(FunctionName=name),
-        "ResourceNotFoundException",
+        unless="ResourceNotFoundException",
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from chatbot_deploy.aws import deleted, error_code
+from chatbot_deploy.aws import error_code, succeeded
 from chatbot_deploy.deploy.context import DeployContext
 from chatbot_deploy.deploy.graph import Outcome
 from chatbot_lambda import users
@@ -147,4 +147,4 @@ def delete_role(ctx: DeployContext, kind: str) -> bool:
             iam.detach_role_policy(RoleName=name, PolicyArn=attached["PolicyArn"])
         iam.delete_role(RoleName=name)
 
-    return deleted(delete, "NoSuchEntity")
+    return succeeded(delete, unless="NoSuchEntity")

@@ -7,7 +7,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from chatbot_deploy.aws import deleted, error_code
+from chatbot_deploy.aws import error_code, succeeded
 from chatbot_deploy.deploy.context import DeployContext
 from chatbot_deploy.deploy.graph import Outcome
 
@@ -40,7 +40,7 @@ def ensure_log_group(ctx: DeployContext, kind: str) -> Outcome:
 
 def delete_log_group(ctx: DeployContext, kind: str) -> bool:
     name = ctx.names.log_group(kind)
-    return deleted(
+    return succeeded(
         lambda: ctx.client("logs").delete_log_group(logGroupName=name),
-        "ResourceNotFoundException",
+        unless="ResourceNotFoundException",
     )

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import botocore.exceptions
 
-from chatbot_deploy.aws import deleted, error_code
+from chatbot_deploy.aws import error_code, succeeded
 from chatbot_deploy.deploy.context import DeployContext
 from chatbot_deploy.deploy.graph import Outcome
 from chatbot_deploy.errors import UserError
@@ -103,4 +103,6 @@ def resolve_openai_key(
 
 
 def delete_parameter(ctx: DeployContext, name: str) -> bool:
-    return deleted(lambda: ctx.client("ssm").delete_parameter(Name=name), "ParameterNotFound")
+    return succeeded(
+        lambda: ctx.client("ssm").delete_parameter(Name=name), unless="ParameterNotFound"
+    )

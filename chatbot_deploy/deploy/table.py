@@ -6,7 +6,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from chatbot_deploy.aws import deleted, error_code
+from chatbot_deploy.aws import error_code, succeeded
 from chatbot_deploy.deploy.context import DeployContext
 from chatbot_deploy.deploy.graph import Outcome
 from chatbot_lambda import users
@@ -49,7 +49,9 @@ def ensure_table(ctx: DeployContext) -> Outcome:
 def delete_table(ctx: DeployContext) -> bool:
     dynamodb = ctx.client("dynamodb")
     name = ctx.names.users_table
-    if not deleted(lambda: dynamodb.delete_table(TableName=name), "ResourceNotFoundException"):
+    if not succeeded(
+        lambda: dynamodb.delete_table(TableName=name), unless="ResourceNotFoundException"
+    ):
         return False
     dynamodb.get_waiter("table_not_exists").wait(
         TableName=ctx.names.users_table, WaiterConfig=WAITER_CONFIG
