@@ -284,6 +284,19 @@ class Recorder:
     def emit(self, batch: list[LogEvent]) -> None:
         self.batches.append(batch)
 
+    def follower(
+        self,
+        client: Any,
+        kinds: tuple[str, ...] = FUNCTION_KINDS,
+        pattern: str | None = None,
+        floor_ms: int = 0,
+        **options: Any,
+    ) -> Follower:
+        """A Follower of the stack NAMES reporting to this recorder."""
+        return Follower(
+            client, NAMES, kinds, pattern, floor_ms, self.emit, self.notices.append, **options
+        )
+
     @property
     def messages(self) -> list[str]:
         return [event.message for batch in self.batches for event in batch]
@@ -324,14 +337,9 @@ def test_polling_reports_each_new_event_once_in_time_order(client: Any) -> None:
         put(client, "authorizer", "s", [(now_ms() - 20_000, "late authorizer")])
 
     sleep = scripted_sleep([step1, step2, lambda: None])
-    follower = Follower(
+    follower = rec.follower(
         client,
-        NAMES,
-        FUNCTION_KINDS,
-        None,
-        start,
-        rec.emit,
-        rec.notices.append,
+        floor_ms=start,
         live=record_live,
         sleep=sleep,
     )
@@ -376,9 +384,7 @@ def test_polling_backs_off_when_throttled(client: Any) -> None:
     client.meta.events.register("before-call.logs.FilterLogEvents", throttle)
     sleep = scripted_sleep([lambda: None] * 3)
     rec = Recorder()
-    follower = Follower(
-        client, NAMES, ("login",), None, 0, rec.emit, rec.notices.append, live=None, sleep=sleep
-    )
+    follower = rec.follower(client, kinds=("login",), live=None, sleep=sleep)
     with pytest.raises(KeyboardInterrupt):
         follower.run()
     assert sleep.calls == [4.0, 8.0, 2.0, 2.0]
@@ -405,14 +411,9 @@ def test_live_tail_is_used_when_every_group_exists(client: Any) -> None:
         raise LiveTailEnded("the Live Tail session ended")
 
     rec = Recorder()
-    follower = Follower(
+    follower = rec.follower(
         client,
-        NAMES,
-        FUNCTION_KINDS,
-        "ERROR",
-        0,
-        rec.emit,
-        rec.notices.append,
+        pattern="ERROR",
         live=fake_live,
         sleep=scripted_sleep([]),
     )
@@ -457,14 +458,8 @@ def test_live_tail_failure_falls_back_to_polling(
 
     rec = Recorder()
     sleep = scripted_sleep([lambda: put(client, "authorizer", "s", [(now_ms(), "after fallback")])])
-    follower = Follower(
+    follower = rec.follower(
         client,
-        NAMES,
-        FUNCTION_KINDS,
-        None,
-        0,
-        rec.emit,
-        rec.notices.append,
         live=failing_live,
         sleep=sleep,
     )
@@ -490,14 +485,8 @@ def test_live_tail_catches_up_and_never_shows_an_event_twice(client: Any) -> Non
         raise LiveTailEnded("the Live Tail session ended")
 
     rec = Recorder()
-    follower = Follower(
+    follower = rec.follower(
         client,
-        NAMES,
-        FUNCTION_KINDS,
-        None,
-        0,
-        rec.emit,
-        rec.notices.append,
         live=live_then_end,
         sleep=scripted_sleep([]),  # one poll after the session ended: it finds nothing new
     )
@@ -517,16 +506,7 @@ def test_no_live_tail_in_old_botocore_falls_back(client: Any) -> None:
             return getattr(client, name)
 
     rec = Recorder()
-    follower = Follower(
-        OldClient(),
-        NAMES,
-        ("login",),
-        None,
-        0,
-        rec.emit,
-        rec.notices.append,
-        sleep=scripted_sleep([]),
-    )
+    follower = rec.follower(OldClient(), kinds=("login",), sleep=scripted_sleep([]))
     with pytest.raises(KeyboardInterrupt):
         follower.run()
     assert rec.notices == ["Live Tail is not available in this boto3 version; polling every 2 s"]
