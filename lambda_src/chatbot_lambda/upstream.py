@@ -87,7 +87,7 @@ class Upstream:
         self._client = openai.OpenAI(
             api_key=api_key,
             base_url=base_url,
-            timeout=openai.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
+            timeout=_timeout(None),  # the default; a call given a deadline passes its own
             max_retries=MAX_RETRIES,
         )
 
