@@ -19,7 +19,7 @@ import boto3
 from chatbot_deploy import app_spec
 from chatbot_deploy.local import LocalUser
 from chatbot_deploy.names import StackNames
-from chatbot_lambda import chat, parameters, passwords, users
+from chatbot_lambda import chat, clients, parameters, passwords, users
 
 REGION = "us-east-1"
 # Fake credentials: nothing in `local` may ever reach a real AWS account.
@@ -67,9 +67,9 @@ class Emulator:
 
 def new_container() -> None:
     """Forget what the handlers cached, as a fresh Lambda container would."""
+    clients.reset()
     parameters.reset_cache()
     chat.reset()
-    users.reset()
 
 
 def _create_resources(names: StackNames, openai_api_key: str | None) -> Emulator:

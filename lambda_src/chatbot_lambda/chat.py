@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Any
 
-from chatbot_lambda import parameters, settings, users
+from chatbot_lambda import clients, parameters, settings, users
 from chatbot_lambda.handler import http_handler
 from chatbot_lambda.http import Event, Response, authorizer_context, error_response, json_response
 from chatbot_lambda.upstream import Upstream
@@ -38,7 +38,9 @@ def _sessions_valid_after(username: str) -> int | None:
         cached = _sessions.get(username)
     if cached is not None and now - cached[0] < SESSION_CHECK_TTL_S:
         return cached[1]
-    value = users.sessions_valid_after(users.client(), settings.users_table_name(), username)
+    value = users.sessions_valid_after(
+        clients.client("dynamodb"), settings.users_table_name(), username
+    )
     with _sessions_lock:
         _sessions[username] = (now, value)
     return value

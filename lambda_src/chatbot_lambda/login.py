@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatbot_lambda import parameters, passwords, settings, tokens, users
+from chatbot_lambda import clients, parameters, passwords, settings, tokens, users
 from chatbot_lambda.handler import http_handler, logger
 from chatbot_lambda.http import Event, Response, error_response, json_response
 from chatbot_lambda.validation import parse_login
@@ -17,7 +17,9 @@ def _upgrade_hash(username: str, password: str, stored: str) -> None:
     of stored hashes rises as users log in). A failure here never fails the login."""
     try:
         new = passwords.hash_password(password)
-        if users.replace_hash(users.client(), settings.users_table_name(), username, stored, new):
+        if users.replace_hash(
+            clients.client("dynamodb"), settings.users_table_name(), username, stored, new
+        ):
             logger.info("password hash of %s upgraded", username)
     except Exception as exc:  # e.g. a role without dynamodb:UpdateItem (older stack)
         logger.warning("password hash upgrade failed: %s", type(exc).__name__)
@@ -26,7 +28,9 @@ def _upgrade_hash(username: str, password: str, stored: str) -> None:
 @http_handler
 def handler(event: Event, context: Any) -> Response:
     request = parse_login(event)
-    stored = users.get_password_hash(users.client(), settings.users_table_name(), request.username)
+    stored = users.get_password_hash(
+        clients.client("dynamodb"), settings.users_table_name(), request.username
+    )
     if stored is None:
         ok = passwords.verify_unknown_user(request.password)
     else:

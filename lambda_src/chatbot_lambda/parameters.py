@@ -1,30 +1,21 @@
 """SecureString parameters from SSM Parameter Store, read once per container.
 
-boto3 is imported on first use, not at module import, so a module that merely imports this
-one stays light; the values are cached for the life of the container.
+The SSM client comes from :mod:`chatbot_lambda.clients` (boto3 loads on first use); the
+values are cached for the life of the container.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any
+
+from chatbot_lambda import clients
 
 _cache: dict[str, str] = {}
 _lock = threading.Lock()
-_client: Any = None
 
 
 class ParameterMissing(Exception):
     """The named parameter does not exist (not configured yet)."""
-
-
-def _ssm() -> Any:
-    global _client
-    if _client is None:
-        import boto3
-
-        _client = boto3.client("ssm")
-    return _client
 
 
 def get_secure(name: str) -> str:
@@ -34,7 +25,7 @@ def get_secure(name: str) -> str:
     with _lock:
         value = _cache.get(name)
         if value is None:
-            client = _ssm()
+            client = clients.client("ssm")
             try:
                 reply = client.get_parameter(Name=name, WithDecryption=True)
             except client.exceptions.ParameterNotFound as exc:
@@ -45,8 +36,6 @@ def get_secure(name: str) -> str:
 
 
 def reset_cache() -> None:
-    """Forget cached values and the client (a new container, for tests and `local`)."""
-    global _client
+    """Forget cached values (a new container, for tests and `local`)."""
     with _lock:
         _cache.clear()
-        _client = None

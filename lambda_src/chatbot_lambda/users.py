@@ -11,7 +11,6 @@ seconds, so it is the second *after* the change: a token of the same second is r
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 KEY = "username"
@@ -22,20 +21,6 @@ SESSIONS_AFTER_ATTRIBUTE = "sessions_valid_after"
 
 def key(username: str) -> dict[str, dict[str, str]]:
     return {KEY: {"S": username}}
-
-
-@functools.cache
-def client() -> Any:
-    """The container's DynamoDB client: a boto3 low-level client, thread-safe (unlike
-    resources: `local` serves requests from several threads). boto3 loads on first use."""
-    import boto3
-
-    return boto3.client("dynamodb")
-
-
-def reset() -> None:
-    """Drop the cached client (a new container; used by `local` and tests)."""
-    client.cache_clear()
 
 
 def get_password_hash(dynamodb: Any, table: str, username: str) -> str | None:
