@@ -37,6 +37,7 @@ def function_policy(ctx: DeployContext, kind: str) -> dict[str, Any]:
     """The inline policy of one function's role. No wildcard actions, no managed policies."""
     names = ctx.names
     log_group = ctx.arn("logs", f"log-group:{names.log_group(kind)}")
+    users_table = ctx.arn("dynamodb", f"table/{names.users_table}")
     statements: list[dict[str, Any]] = [
         {
             "Sid": "OwnLogGroup",
@@ -51,7 +52,7 @@ def function_policy(ctx: DeployContext, kind: str) -> dict[str, Any]:
                 "Sid": "ReadUsers",
                 "Effect": "Allow",
                 "Action": ["dynamodb:GetItem"],
-                "Resource": [ctx.arn("dynamodb", f"table/{names.users_table}")],
+                "Resource": [users_table],
             }
         )
     if kind == "login":  # re-hash at the current cost on login: the hash attribute only
@@ -60,7 +61,7 @@ def function_policy(ctx: DeployContext, kind: str) -> dict[str, Any]:
                 "Sid": "UpgradePasswordHashes",
                 "Effect": "Allow",
                 "Action": ["dynamodb:UpdateItem"],
-                "Resource": [ctx.arn("dynamodb", f"table/{names.users_table}")],
+                "Resource": [users_table],
                 "Condition": {
                     "ForAllValues:StringEquals": {
                         "dynamodb:Attributes": [users.KEY, users.HASH_ATTRIBUTE]
