@@ -121,7 +121,7 @@ def run(files: int, kib: int, real_layer: bool) -> dict[str, Any]:
             )
 
             def up(ctx: DeployContext) -> RunRecord:
-                return engine.up(ctx, sources, "sk-bench").record
+                return engine.up(engine.Job(ctx, sources, "sk-bench")).record
 
             def change_code(ctx: DeployContext) -> RunRecord:
                 handler = code_dir / "chat.py"

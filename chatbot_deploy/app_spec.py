@@ -1,6 +1,10 @@
-"""What the app is made of: its functions and its HTTP routes.
+"""What the app is made of: its tables, parameters, functions and HTTP routes.
 
-`up` deploys exactly this, `local` serves exactly this, and the tests check both against it.
+The one source of truth. `up` deploys exactly this, `local` serves exactly this, and the
+tests check both against it. Each function declares what it needs (parameters, table access,
+settings); its IAM policy (`deploy/iam.py`) and its environment (`function_environment`) are
+derived from that, so adding a function or a route is a change here, its handler and its
+tests, never the engine (see docs/deploy.md).
 """
 
 from __future__ import annotations
@@ -8,12 +12,77 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chatbot_deploy.names import StackNames
-from chatbot_lambda import settings
+from chatbot_lambda import settings, users
 from chatbot_lambda.settings import DEFAULT_MODEL, DEFAULT_TOKEN_TTL
 
 AUTHORIZER_IDENTITY_SOURCE = "$request.header.Authorization"
 AUTHORIZER_CACHE_TTL_S = 300
 API_TIMEOUT_S = 30  # API Gateway HTTP API integration limit
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    key: str  # the table is named "<stack>-<key>"
+    hash_key: str
+    env: str  # the environment variable through which functions find it
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    key: str  # the parameter is named "/chatbot-deploy/<stack>/<key>"
+    env: str  # the environment variable through which functions find it
+    description: str
+
+
+@dataclass(frozen=True)
+class TableAccess:
+    """What a function may do to a table: these actions only, and with `attributes`, only
+    on those attributes (an IAM `dynamodb:Attributes` condition)."""
+
+    table: str  # TableSpec.key
+    actions: tuple[str, ...]
+    sid: str  # the policy statement's id: says why
+    attributes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """User-chosen settings that end up in the functions' environment."""
+
+    model: str = DEFAULT_MODEL
+    openai_base_url: str | None = None
+    system_prompt: str | None = None
+    token_ttl_s: int = DEFAULT_TOKEN_TTL
+
+
+# A value a function may receive in its environment: the variable, and how it is computed.
+# None (an optional setting left unset) leaves the variable out.
+@dataclass(frozen=True)
+class EnvValue:
+    env: str
+    name: str  # as used in FunctionSpec.values
+
+    def value(self, names: StackNames, config: AppConfig) -> str | None:
+        values: dict[str, str | None] = {
+            "model": config.model,
+            "openai_base_url": config.openai_base_url,
+            "system_prompt": config.system_prompt,
+            "token_ttl": str(config.token_ttl_s),
+            "token_issuer": names.token_issuer,
+        }
+        return values[self.name] or None
+
+
+VALUES = {
+    value.name: value
+    for value in (
+        EnvValue(settings.ENV_OPENAI_MODEL, "model"),
+        EnvValue(settings.ENV_OPENAI_BASE_URL, "openai_base_url"),
+        EnvValue(settings.ENV_SYSTEM_PROMPT, "system_prompt"),
+        EnvValue(settings.ENV_TOKEN_TTL, "token_ttl"),
+        EnvValue(settings.ENV_TOKEN_ISSUER, "token_issuer"),
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -23,6 +92,71 @@ class FunctionSpec:
     memory_mb: int
     timeout_s: int
     description: str
+    parameters: tuple[str, ...] = ()  # ParameterSpec.key: may read, named in its environment
+    tables: tuple[TableAccess, ...] = ()  # named in its environment, with these grants
+    values: tuple[str, ...] = ()  # VALUES names put in its environment
+
+
+TABLES: dict[str, TableSpec] = {
+    spec.key: spec for spec in (TableSpec("users", users.KEY, settings.ENV_USERS_TABLE),)
+}
+
+PARAMETERS: dict[str, ParameterSpec] = {
+    spec.key: spec
+    for spec in (
+        ParameterSpec("jwt-secret", settings.ENV_JWT_SECRET_PARAM, "JWT signing secret"),
+        ParameterSpec("openai-api-key", settings.ENV_OPENAI_KEY_PARAM, "OpenAI API key"),
+    )
+}
+
+FUNCTIONS: dict[str, FunctionSpec] = {
+    spec.kind: spec
+    for spec in (
+        # scrypt needs CPU: Lambda gives one full vCPU at 1,769 MB.
+        FunctionSpec(
+            "login",
+            "chatbot_lambda.login.handler",
+            1769,
+            10,
+            "chatbot login",
+            parameters=("jwt-secret",),
+            tables=(
+                TableAccess("users", ("dynamodb:GetItem",), "ReadUsers"),
+                # re-hash at the current cost on login: the hash attribute only
+                TableAccess(
+                    "users",
+                    ("dynamodb:UpdateItem",),
+                    "UpgradePasswordHashes",
+                    attributes=(users.KEY, users.HASH_ATTRIBUTE),
+                ),
+            ),
+            values=("token_issuer", "token_ttl"),
+        ),
+        FunctionSpec(
+            "chat",
+            "chatbot_lambda.chat.handler",
+            512,
+            API_TIMEOUT_S - 1,
+            "chatbot chat",
+            parameters=("openai-api-key",),
+            # a removed user's or an old password's tokens end
+            tables=(TableAccess("users", ("dynamodb:GetItem",), "ReadUsers"),),
+            values=("model", "openai_base_url", "system_prompt"),
+        ),
+        FunctionSpec(
+            "authorizer",
+            "chatbot_lambda.authorizer.handler",
+            256,
+            5,
+            "chatbot JWT authorizer",
+            parameters=("jwt-secret",),
+            values=("token_issuer",),
+        ),
+    )
+}
+FUNCTION_KINDS = tuple(FUNCTIONS)
+
+AUTHORIZER_FUNCTION = "authorizer"
 
 
 @dataclass(frozen=True)
@@ -37,60 +171,31 @@ class Route:
         return f"{self.method} {self.path}"
 
 
-FUNCTIONS: dict[str, FunctionSpec] = {
-    spec.kind: spec
-    for spec in (
-        # scrypt needs CPU: Lambda gives one full vCPU at 1,769 MB.
-        FunctionSpec("login", "chatbot_lambda.login.handler", 1769, 10, "chatbot login"),
-        FunctionSpec("chat", "chatbot_lambda.chat.handler", 512, API_TIMEOUT_S - 1, "chatbot chat"),
-        FunctionSpec(
-            "authorizer", "chatbot_lambda.authorizer.handler", 256, 5, "chatbot JWT authorizer"
-        ),
-    )
-}
-
-AUTHORIZER_FUNCTION = "authorizer"
-
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/login", "login", authorized=False),
     Route("POST", "/chat", "chat", authorized=True),
 )
 
 
-@dataclass(frozen=True)
-class AppConfig:
-    """User-chosen settings that end up in the functions' environment."""
+def cors_methods() -> list[str]:
+    """The methods the browser may use cross-origin: those of the routes."""
+    return sorted({route.method for route in ROUTES})
 
-    model: str = DEFAULT_MODEL
-    openai_base_url: str | None = None
-    system_prompt: str | None = None
-    token_ttl_s: int = DEFAULT_TOKEN_TTL
+
+def invoked_functions() -> list[str]:
+    """The functions API Gateway invokes (routes' targets and the authorizer): each gets an
+    invoke permission."""
+    targets = {route.function for route in ROUTES} | {AUTHORIZER_FUNCTION}
+    return [kind for kind in FUNCTIONS if kind in targets]
 
 
 def function_environment(kind: str, names: StackNames, config: AppConfig) -> dict[str, str]:
-    """The environment of one function: only what that function needs."""
-    if kind == "login":
-        env = {
-            settings.ENV_USERS_TABLE: names.users_table,
-            settings.ENV_JWT_SECRET_PARAM: names.jwt_secret_param,
-            settings.ENV_TOKEN_ISSUER: names.token_issuer,
-            settings.ENV_TOKEN_TTL: str(config.token_ttl_s),
-        }
-    elif kind == "authorizer":
-        env = {
-            settings.ENV_JWT_SECRET_PARAM: names.jwt_secret_param,
-            settings.ENV_TOKEN_ISSUER: names.token_issuer,
-        }
-    elif kind == "chat":
-        env = {
-            settings.ENV_USERS_TABLE: names.users_table,  # sessions end with the user
-            settings.ENV_OPENAI_KEY_PARAM: names.openai_key_param,
-            settings.ENV_OPENAI_MODEL: config.model,
-        }
-        if config.openai_base_url:
-            env[settings.ENV_OPENAI_BASE_URL] = config.openai_base_url
-        if config.system_prompt:
-            env[settings.ENV_SYSTEM_PROMPT] = config.system_prompt
-    else:
-        raise KeyError(f"unknown function kind {kind!r}")
+    """The environment of one function, derived from what its spec says it needs."""
+    spec = FUNCTIONS[kind]
+    env = {PARAMETERS[key].env: names.parameter(key) for key in spec.parameters}
+    env |= {TABLES[access.table].env: names.table(access.table) for access in spec.tables}
+    for name in spec.values:
+        value = VALUES[name].value(names, config)
+        if value is not None:
+            env[VALUES[name].env] = value
     return env

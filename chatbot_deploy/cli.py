@@ -12,6 +12,7 @@ from chatbot_deploy.commands.local import local
 from chatbot_deploy.commands.logs import logs
 from chatbot_deploy.commands.status import status
 from chatbot_deploy.commands.teardown import teardown
+from chatbot_deploy.commands.unlock import unlock
 from chatbot_deploy.commands.up import up
 from chatbot_deploy.commands.users import add_user, list_users, remove_user
 from chatbot_deploy.console import err
@@ -52,6 +53,7 @@ app.command()(local)
 app.command()(up)
 app.command()(status)
 app.command()(teardown)
+app.command()(unlock)
 app.command("add-user")(add_user)
 app.command("remove-user")(remove_user)
 app.command("list-users")(list_users)

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 TAG_KEY = "chatbot-deploy:stack"
 DEFAULT_STACK = "chatbot"
-FUNCTION_KINDS = ("login", "chat", "authorizer")
 
 _STACK_RE = re.compile(r"^[a-z][a-z0-9-]{0,22}[a-z0-9]$|^[a-z]$")
 
@@ -49,21 +48,38 @@ class StackNames:
     def log_group(self, kind: str) -> str:
         return f"/aws/lambda/{self.function(kind)}"
 
+    def table(self, key: str) -> str:
+        return f"{self.stack}-{key}"
+
     @property
     def users_table(self) -> str:
-        return f"{self.stack}-users"
+        return self.table("users")
 
     @property
     def parameter_prefix(self) -> str:
         return f"/chatbot-deploy/{self.stack}"
 
     @property
+    def settings_param(self) -> str:
+        """The stack's settings (model, base URL, system prompt ...) as JSON: they live with
+        the stack, so every machine that runs `up` keeps them."""
+        return self.parameter("settings")
+
+    @property
+    def lock_table(self) -> str:
+        """The DynamoDB table that holds the stack's deploy lock (one item)."""
+        return self.table("lock")
+
+    def parameter(self, key: str) -> str:
+        return f"{self.parameter_prefix}/{key}"
+
+    @property
     def jwt_secret_param(self) -> str:
-        return f"{self.parameter_prefix}/jwt-secret"
+        return self.parameter("jwt-secret")
 
     @property
     def openai_key_param(self) -> str:
-        return f"{self.parameter_prefix}/openai-api-key"
+        return self.parameter("openai-api-key")
 
     @property
     def api_name(self) -> str:

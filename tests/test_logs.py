@@ -15,13 +15,14 @@ import botocore.exceptions
 import pytest
 from moto import mock_aws
 
+from chatbot_deploy.app_spec import FUNCTION_KINDS
 from chatbot_deploy.commands import logs as logs_command
 from chatbot_deploy.logs import follow as follow_module
 from chatbot_deploy.logs.events import LogEvent, fold, parse_since
 from chatbot_deploy.logs.fetch import existing_groups, fetch, group_events, merged
 from chatbot_deploy.logs.follow import Follower, LiveTailEnded, Poller, kind_of, live_tail
 from chatbot_deploy.logs.render import COLOURS, Renderer
-from chatbot_deploy.names import FUNCTION_KINDS, StackNames
+from chatbot_deploy.names import StackNames
 from tests.cli_run import REGION, MotoServer, fake_aws_env, moto_server, run, start_cli
 
 __all__ = ["fake_aws_env", "moto_server"]  # fixtures, used by name

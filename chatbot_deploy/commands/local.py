@@ -13,12 +13,11 @@ from typing import Annotated
 import typer
 from rich.panel import Panel
 
-from chatbot_deploy import app_spec, paths
+from chatbot_deploy import paths, stack_settings
 from chatbot_deploy.commands.options import Model, OpenAIBaseUrl, SystemPrompt
 from chatbot_deploy.console import err, out
 from chatbot_deploy.errors import UserError
 from chatbot_deploy.local import LocalUser
-from chatbot_lambda.settings import DEFAULT_MODEL
 
 DEMO_USER = "demo"
 
@@ -42,7 +41,7 @@ def local(
             help="Create a user (repeatable). Default: user 'demo' with a random password.",
         ),
     ] = None,
-    model: Model = DEFAULT_MODEL,
+    model: Model = None,
     openai_base_url: OpenAIBaseUrl = None,
     system_prompt: SystemPrompt = None,
 ) -> None:
@@ -57,9 +56,12 @@ def local(
     if generated:
         users = [LocalUser(DEMO_USER, secrets.token_urlsafe(12))]
     api_key = os.environ.get("OPENAI_API_KEY") or None
-    config = app_spec.AppConfig(
-        model=model, openai_base_url=openai_base_url, system_prompt=system_prompt
-    )
+    # No stored settings here: what is not given takes its default (model gpt-4o-mini).
+    # The values were validated by the options' callbacks, as `up` validates them.
+    config = stack_settings.apply(
+        stack_settings.Settings(),
+        {"model": model, "openai-base-url": openai_base_url, "system-prompt": system_prompt},
+    ).app_config()
     # A plain handler: one line per request, cheap enough not to cost throughput (Rich's
     # log rendering took a third of the server's time per request).
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")

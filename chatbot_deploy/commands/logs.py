@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
+from chatbot_deploy.app_spec import FUNCTION_KINDS
 from chatbot_deploy.aws import aws_errors, connect
 from chatbot_deploy.commands.options import STACK_DEFAULT, Profile, Region, Stack
 from chatbot_deploy.console import err, out
@@ -15,7 +16,7 @@ from chatbot_deploy.logs.events import LogEvent, parse_since
 from chatbot_deploy.logs.fetch import fetch
 from chatbot_deploy.logs.follow import Follower, LiveTail, live_tail
 from chatbot_deploy.logs.render import Renderer
-from chatbot_deploy.names import FUNCTION_KINDS, StackNames
+from chatbot_deploy.names import StackNames
 
 # Replaced in tests: moto's Live Tail is not the real one.
 LIVE_TAIL: LiveTail | None = live_tail

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import sys
-
-import typer
-
 from chatbot_deploy.aws import aws_errors, connect
+from chatbot_deploy.commands.confirm import confirm
+from chatbot_deploy.commands.locking import stack_lock
 from chatbot_deploy.commands.options import STACK_DEFAULT, Profile, Region, Stack, Yes
 from chatbot_deploy.console import err, out
-from chatbot_deploy.deploy import inventory
+from chatbot_deploy.deploy import inventory, lock
 from chatbot_deploy.deploy import teardown as engine
 from chatbot_deploy.deploy.context import DeployContext
 from chatbot_deploy.deploy.progress import RichReporter
-from chatbot_deploy.errors import UserError
 from chatbot_deploy.names import StackNames
 
 
@@ -23,26 +20,33 @@ def teardown(
     profile: Profile = None,
     yes: Yes = False,
 ) -> None:
-    """Delete everything `up` made for the stack: the HTTP API, functions, roles, log groups,
-    layer versions, SSM parameters (the OpenAI key and JWT secret), the users table (with its
-    users) and the website bucket with its files. Lists them and asks first (--yes skips the
-    question). Works after a half-finished `up`; running it again does nothing."""
+    """Delete everything of the stack, found by its names and its tag (so also what a newer
+    version of the app no longer has): the HTTP API, functions, roles, log groups, layer
+    versions, SSM parameters (the OpenAI key, the JWT secret, the settings), the users table
+    (with its users), the website bucket with its files, and last the deploy lock's table.
+    Lists them and asks first (--yes skips the question). Waits for a running `up` of the
+    stack to end. Works after a half-finished `up`; running it again does nothing."""
     aws = connect(profile, region)
+    names = StackNames(stack)
+    dynamodb = aws.client("dynamodb")
     with aws_errors():
-        ctx = DeployContext.create(aws, StackNames(stack))
+        ctx = DeployContext.create(aws, names)
         found = inventory.take(ctx)
-        present = found.present
-        if not present:
+        locked = lock.table_exists(dynamodb, names)
+        if not found.present and not locked:
             out.print(f"Nothing to delete: stack {stack} has no resources in {ctx.region}.")
             return
         out.print(f"Stack [bold]{stack}[/] in {ctx.region} ({ctx.account}) has:")
-        for resource in present:
+        for resource in found.present:
             out.print(f"  {resource.kind:<10} {resource.name}")
-        if not yes:
-            if not sys.stdin.isatty():
-                raise UserError("teardown needs confirmation: pass --yes to delete without asking")
-            if not typer.confirm("Delete all of these?", default=False):
-                raise typer.Exit(1)
-        with RichReporter(err) as reporter:
-            engine.teardown(ctx, found, reporter)
+        if locked:
+            out.print(f"  {'lock':<10} {names.lock_table}")
+        confirm("Delete all of these?", yes=yes)
+        with stack_lock(aws, names, "teardown") as held:
+            current = inventory.take(ctx)  # again: a run we waited for may have changed it
+            with RichReporter(err) as reporter:
+                engine.teardown(ctx, current, reporter, guard=held.check)
+            # Last, and before releasing: a run waiting for the lock then finds no table,
+            # makes a new one and builds the whole stack again, never half of it.
+            lock.delete_table(dynamodb, names)
     out.print(f"[green]Stack {stack} deleted.[/]")

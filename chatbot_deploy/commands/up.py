@@ -4,72 +4,99 @@ from __future__ import annotations
 
 import json
 import os
-from enum import StrEnum
-from typing import Annotated
+from dataclasses import replace
+from typing import Any
 
-import typer
+from rich.markup import escape
 from rich.panel import Panel
 
-from chatbot_deploy.app_spec import AppConfig
+from chatbot_deploy import stack_settings
 from chatbot_deploy.aws import aws_errors, connect
+from chatbot_deploy.commands.locking import stack_lock
 from chatbot_deploy.commands.options import (
     STACK_DEFAULT,
+    ArchOption,
     Json,
+    LogRetention,
     Model,
     OpenAIBaseUrl,
     Profile,
     Region,
+    Reset,
     Stack,
     SystemPrompt,
 )
 from chatbot_deploy.console import err, out
-from chatbot_deploy.deploy import engine, params
-from chatbot_deploy.deploy.context import DEFAULT_LOG_RETENTION_DAYS, DeployContext
+from chatbot_deploy.deploy import adopt, engine, params
+from chatbot_deploy.deploy.context import DeployContext
 from chatbot_deploy.deploy.graph import SilentReporter
 from chatbot_deploy.deploy.progress import RichReporter
 from chatbot_deploy.names import StackNames
-from chatbot_lambda.settings import DEFAULT_MODEL
-
-
-class Arch(StrEnum):
-    arm64 = "arm64"
-    x86_64 = "x86_64"
+from chatbot_deploy.stack_settings import Settings
 
 
 def up(
     stack: Stack = STACK_DEFAULT,
     region: Region = None,
     profile: Profile = None,
-    model: Model = DEFAULT_MODEL,
+    model: Model = None,
     openai_base_url: OpenAIBaseUrl = None,
     system_prompt: SystemPrompt = None,
-    arch: Annotated[Arch, typer.Option(help="CPU architecture of the functions.")] = Arch.arm64,
-    log_retention: Annotated[
-        int, typer.Option(help="Days CloudWatch keeps the functions' logs.")
-    ] = DEFAULT_LOG_RETENTION_DAYS,
+    arch: ArchOption = None,
+    log_retention: LogRetention = None,
+    reset: Reset = None,
     json_output: Json = False,
 ) -> None:
     """Deploy the chatbot: dependency layer, three functions with their roles and log groups,
     SSM parameters, users table, HTTP API and the website, then print the website URL.
 
     Safe to run again: only what changed is updated, an unchanged stack makes no change at
-    all, and an interrupted run is finished. The OpenAI key is read from OPENAI_API_KEY (or
-    asked for on a terminal the first time)."""
+    all, an interrupted run is finished, and what the app no longer has is removed. The
+    settings (`--model`, `--openai-base-url`, `--system-prompt`, `--arch`, `--log-retention`)
+    are kept with the stack: a flag changes that setting only, `up` without flags keeps them
+    all (from any machine), and `--reset NAME` puts one back to its default. One run at a
+    time: a second `up` or `teardown` of the stack waits for the first. The OpenAI key is
+    read from OPENAI_API_KEY (or asked for on a terminal the first time)."""
+    given: dict[str, Any] = {
+        "model": model,
+        "openai-base-url": openai_base_url,
+        "system-prompt": system_prompt,
+        "arch": arch,
+        "log-retention": log_retention,
+    }
+    resets = reset or []
+    stack_settings.apply(Settings(), given, resets)  # contradictions fail before any AWS call
+    replacing = [name for name, value in given.items() if value is not None] + resets
     aws = connect(profile, region)
-    config = AppConfig(model=model, openai_base_url=openai_base_url, system_prompt=system_prompt)
+    names = StackNames(stack)
     with aws_errors():
-        ctx = DeployContext.create(
-            aws, StackNames(stack), config, arch=arch.value, log_retention_days=log_retention
-        )
-        key = params.resolve_openai_key(ctx, dict(os.environ))
-        if json_output:
-            result = engine.up(ctx, engine.default_sources(), key, SilentReporter())
-        else:
-            err.print(f"Deploying stack [bold]{stack}[/] to {ctx.region} ({ctx.account})")
-            with RichReporter(err) as reporter:
-                result = engine.up(ctx, engine.default_sources(), key, reporter)
+        base = DeployContext.create(aws, names)
+        key = params.resolve_openai_key(base, dict(os.environ))  # asked before waiting
+        with stack_lock(aws, names, "up") as lock:
+            stored = stack_settings.load(aws.client("ssm"), names, replacing=replacing)
+            if stored is None:  # a new stack, or one deployed before settings were kept
+                stored = adopt.deployed_settings(base, replacing=replacing) or Settings()
+            settings = stack_settings.apply(stored, given, resets)
+            changes = stack_settings.changes(stored, settings)
+            job = engine.Job(replace(base, settings=settings), engine.default_sources(), key)
+            if json_output:
+                result = engine.up(job, SilentReporter(), guard=lock.check)
+            else:
+                err.print(f"Deploying stack [bold]{stack}[/] to {base.region} ({base.account})")
+                for change in changes:
+                    err.print(f"  setting {escape(change.describe())}")
+                with RichReporter(err) as reporter:
+                    result = engine.up(job, reporter, guard=lock.check)
     if json_output:
-        print(json.dumps(result.as_dict()))
+        print(
+            json.dumps(
+                {
+                    **result.as_dict(),
+                    "settings": settings.as_dict(),
+                    "settings_changed": [change.name for change in changes],
+                }
+            )
+        )
         return
     seconds = result.record.finished - result.record.started
     changed, total = len(result.changed), len(result.record.steps)
@@ -81,7 +108,7 @@ def up(
         if changed
         else f"Already up to date: nothing changed ({seconds:.1f} s).",
     ]
-    if "table" in result.changed:  # a new users table: nobody can log in yet
+    if "table:users" in result.changed:  # a new users table: nobody can log in yet
         lines += [
             "Next: add a user, then open the website and log in:",
             f"  chatbot-deploy add-user --stack {stack} NAME",

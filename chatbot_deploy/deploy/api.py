@@ -14,8 +14,11 @@ from typing import Any
 import botocore.exceptions
 
 from chatbot_deploy import app_spec
+from chatbot_deploy.aws import error_code
+from chatbot_deploy.deploy import emulators
 from chatbot_deploy.deploy.context import DeployContext
-from chatbot_deploy.deploy.graph import Outcome
+from chatbot_deploy.deploy.graph import Outcome, Outputs
+from chatbot_deploy.deploy.unit import Found, Job, Unit
 from chatbot_deploy.names import TAG_KEY
 
 STAGE = "$default"
@@ -45,7 +48,7 @@ def find_apis(ctx: DeployContext) -> list[dict[str, Any]]:
 def cors(ctx: DeployContext) -> dict[str, Any]:
     return {
         "AllowOrigins": [ctx.website_url],
-        "AllowMethods": ["POST"],
+        "AllowMethods": app_spec.cors_methods(),
         "AllowHeaders": ["authorization", "content-type"],
         "MaxAge": CORS_MAX_AGE_S,
     }
@@ -121,27 +124,10 @@ class _Api:
         self.changes.append("integration created")
         return str(created["IntegrationId"])
 
-    def _authorizers(self) -> list[dict[str, Any]]:
-        probe = self.ctx.single_try.get("apigatewayv2", self.client)
-        try:
-            return list(probe.get_authorizers(ApiId=self.api_id)["Items"])
-        except NotImplementedError:  # moto in-process
-            pass
-        except botocore.exceptions.ClientError as exc:
-            if not _is_emulator(exc):  # throttling, a real 5xx: again with the usual retries
-                return list(self.client.get_authorizers(ApiId=self.api_id)["Items"])
-        # moto (5.2) has no GetAuthorizers: find ours through the routes that use it.
-        ids = {
-            route["AuthorizerId"]
-            for route in self.client.get_routes(ApiId=self.api_id)["Items"]
-            if route.get("AuthorizerId")
-        }
-        return [self.client.get_authorizer(ApiId=self.api_id, AuthorizerId=i) for i in ids]
-
     def authorizer(self, function_arn: str) -> str:
         desired = _authorizer_settings(self.ctx, function_arn)
         name = self.ctx.names.authorizer_name
-        for item in self._authorizers():
+        for item in emulators.get_authorizers(self.ctx, self.api_id):
             if item.get("Name") == name:
                 if _differs(item, desired):
                     self.client.update_authorizer(
@@ -155,6 +141,11 @@ class _Api:
 
     def routes(self, integrations: Mapping[str, str], authorizer_id: str) -> None:
         existing = {r["RouteKey"]: r for r in self.client.get_routes(ApiId=self.api_id)["Items"]}
+        wanted = {route.route_key for route in app_spec.ROUTES}
+        for key, current in existing.items():
+            if key not in wanted:  # dropped from the spec
+                self.client.delete_route(ApiId=self.api_id, RouteId=current["RouteId"])
+                self.changes.append(f"route {key} removed")
         for route in app_spec.ROUTES:
             desired: dict[str, Any] = {
                 "Target": f"integrations/{integrations[route.function]}",
@@ -169,6 +160,16 @@ class _Api:
             elif _differs(current, desired):
                 self.client.update_route(ApiId=self.api_id, RouteId=current["RouteId"], **desired)
                 self.changes.append(f"route {route.route_key} updated")
+
+    def unused_integrations(self, kept: set[str]) -> None:
+        """Remove integrations no route uses (a route or function dropped from the spec);
+        after the routes, which must no longer point at them."""
+        for item in self.client.get_integrations(ApiId=self.api_id)["Items"]:
+            if item["IntegrationId"] not in kept:
+                self.client.delete_integration(
+                    ApiId=self.api_id, IntegrationId=item["IntegrationId"]
+                )
+                self.changes.append("integration removed")
 
     def stage(self) -> None:
         desired = {"AutoDeploy": True, "DefaultRouteSettings": THROTTLING}
@@ -185,10 +186,6 @@ class _Api:
         ):
             self.client.update_stage(ApiId=self.api_id, StageName=STAGE, **desired)
             self.changes.append("stage updated")
-
-
-def _is_emulator(exc: botocore.exceptions.ClientError) -> bool:
-    return "not been implemented" in str(exc) or "Internal Server Error" in str(exc)
 
 
 def ensure_api(ctx: DeployContext, function_arns: Mapping[str, str]) -> Outcome:
@@ -216,6 +213,7 @@ def ensure_api(ctx: DeployContext, function_arns: Mapping[str, str]) -> Outcome:
     }
     authorizer_id = parts.authorizer(function_arns[app_spec.AUTHORIZER_FUNCTION])
     parts.routes(integrations, authorizer_id)
+    parts.unused_integrations(set(integrations.values()))
     parts.stage()
     changes.extend(parts.changes)
     info = ApiInfo(api_id=api["ApiId"], url=str(api["ApiEndpoint"]), authorizer_id=authorizer_id)
@@ -227,10 +225,43 @@ def ensure_api(ctx: DeployContext, function_arns: Mapping[str, str]) -> Outcome:
     return Outcome(summary, info, True)
 
 
-def delete_apis(ctx: DeployContext) -> list[str]:
-    client = ctx.client("apigatewayv2")
-    deleted = []
-    for api in find_apis(ctx):
-        client.delete_api(ApiId=api["ApiId"])
-        deleted.append(str(api["ApiId"]))
-    return deleted
+def delete_api(ctx: DeployContext, api_id: str) -> bool:
+    try:
+        ctx.client("apigatewayv2").delete_api(ApiId=api_id)
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) == "NotFoundException":
+            return False
+        raise
+    return True
+
+
+class HttpApi(Unit):
+    """The stack's one HTTP API. Found by tag (names are not unique); should a race or a
+    crash ever have left a second one, `up` keeps the oldest and removes the others."""
+
+    kind = "api"
+    title = "HTTP API"
+    after = ("function",)
+
+    def name(self, ctx: DeployContext, key: str) -> str:
+        return ctx.names.api_name
+
+    def ensure(self, job: Job, key: str, inputs: Outputs) -> Outcome:
+        arns = {kind: inputs[f"function:{kind}"] for kind in app_spec.FUNCTION_KINDS}
+        return ensure_api(job.ctx, arns)
+
+    def find(self, ctx: DeployContext) -> list[Found]:
+        return [
+            Found("api", ctx.names.api_name, str(item["ApiId"]), str(item["ApiEndpoint"]))
+            for item in find_apis(ctx)
+        ]
+
+    def delete(self, ctx: DeployContext, found: Found) -> bool:
+        return delete_api(ctx, found.key)
+
+    def keep(self, ctx: DeployContext, outputs: Outputs) -> set[str]:
+        info: ApiInfo = outputs[self.kind]
+        return {info.api_id}
+
+    def missing(self, ctx: DeployContext, found: list[Found]) -> list[str]:
+        return [] if found else [ctx.names.api_name]

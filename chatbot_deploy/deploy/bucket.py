@@ -16,7 +16,8 @@ import botocore.exceptions
 
 from chatbot_deploy.aws import ACCESS_DENIED_CODES, error_code
 from chatbot_deploy.deploy.context import DeployContext
-from chatbot_deploy.deploy.graph import Outcome
+from chatbot_deploy.deploy.graph import Outcome, Outputs
+from chatbot_deploy.deploy.unit import Found, Job, Unit
 from chatbot_deploy.errors import UserError
 
 INDEX = "index.html"
@@ -172,3 +173,20 @@ def delete_bucket(ctx: DeployContext) -> int:
         removed += len(objects)
     s3.delete_bucket(Bucket=name)
     return removed
+
+
+class Bucket(Unit):
+    kind = "bucket"
+    title = "Site bucket"
+
+    def name(self, ctx: DeployContext, key: str) -> str:
+        return ctx.bucket
+
+    def ensure(self, job: Job, key: str, inputs: Outputs) -> Outcome:
+        return ensure_bucket(job.ctx)
+
+    def find(self, ctx: DeployContext) -> list[Found]:
+        return [Found(self.kind, ctx.bucket, "", ctx.website_url)] if bucket_exists(ctx) else []
+
+    def delete(self, ctx: DeployContext, found: Found) -> bool:
+        return delete_bucket(ctx) >= 0

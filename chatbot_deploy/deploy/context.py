@@ -5,13 +5,16 @@ so steps running concurrently never race to create clients or sessions."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.config import Config
 
 from chatbot_deploy.app_spec import AppConfig
 from chatbot_deploy.aws import Aws
 from chatbot_deploy.names import StackNames
+
+if TYPE_CHECKING:
+    from chatbot_deploy.stack_settings import Settings
 
 RUNTIME = "python3.12"
 ARCHITECTURES = ("arm64", "x86_64")
@@ -28,22 +31,16 @@ class DeployContext:
     account: str
     region: str
     partition: str
-    config: AppConfig = field(default_factory=AppConfig)
-    arch: str = DEFAULT_ARCH
-    log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
-    # Clients that try once: for calls an emulator may not implement (it answers 500).
+    settings: Settings
+    # Clients that try once: for calls an emulator may not implement (emulators.py).
     single_try: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def create(
-        cls,
-        aws: Aws,
-        names: StackNames,
-        config: AppConfig | None = None,
-        *,
-        arch: str = DEFAULT_ARCH,
-        log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS,
-    ) -> DeployContext:
+    def create(cls, aws: Aws, names: StackNames, settings: Settings | None = None) -> DeployContext:
+        """`settings`: what the stack should have (the stored ones with the user's flags
+        applied); None for commands that only read or delete."""
+        from chatbot_deploy.stack_settings import Settings
+
         for service in SERVICES:  # clients are created here, once, not inside the threads
             aws.client(service)
         single_try = {
@@ -57,11 +54,21 @@ class DeployContext:
             account=aws.account,
             region=aws.region,
             partition=aws.partition,
-            config=config or AppConfig(),
-            arch=arch,
-            log_retention_days=log_retention_days,
+            settings=settings or Settings(),
             single_try=single_try,
         )
+
+    @property
+    def config(self) -> AppConfig:
+        return self.settings.app_config()
+
+    @property
+    def arch(self) -> str:
+        return self.settings.arch
+
+    @property
+    def log_retention_days(self) -> int:
+        return self.settings.log_retention_days
 
     def client(self, service: str) -> Any:
         return self.aws.client(service)

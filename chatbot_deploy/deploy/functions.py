@@ -18,7 +18,9 @@ import botocore.exceptions
 from chatbot_deploy import app_spec
 from chatbot_deploy.aws import error_code, succeeded
 from chatbot_deploy.deploy.context import RUNTIME, DeployContext
-from chatbot_deploy.deploy.graph import Outcome
+from chatbot_deploy.deploy.graph import Outcome, Outputs
+from chatbot_deploy.deploy.unit import Found, Job, Unit
+from chatbot_deploy.names import TAG_KEY
 
 T = TypeVar("T")
 
@@ -188,3 +190,45 @@ def delete_function(ctx: DeployContext, kind: str) -> bool:
         lambda: ctx.client("lambda").delete_function(FunctionName=name),
         unless="ResourceNotFoundException",
     )
+
+
+def find_functions(ctx: DeployContext) -> list[Found]:
+    """The stack's functions: named "<stack>-*" and tagged for the stack, so a function that
+    is no longer in the spec is found (and removed) too."""
+    lam = ctx.client("lambda")
+    prefix = ctx.names.function("")
+    found = []
+    for page in lam.get_paginator("list_functions").paginate():
+        for function in page["Functions"]:
+            name = str(function["FunctionName"])
+            if not name.startswith(prefix):
+                continue
+            tags = lam.list_tags(Resource=function["FunctionArn"]).get("Tags", {})
+            if tags.get(TAG_KEY) == ctx.names.stack:
+                modified = str(function.get("LastModified", "?"))[:19].replace("T", " ")
+                found.append(
+                    Found("function", name, name.removeprefix(prefix), f"modified {modified}")
+                )
+    return found
+
+
+class Functions(Unit):
+    kind = "function"
+    title = "Function"
+    after = ("role", "log-group", "layer", "parameter")
+
+    def wanted(self, ctx: DeployContext) -> list[str]:
+        return list(app_spec.FUNCTION_KINDS)
+
+    def name(self, ctx: DeployContext, key: str) -> str:
+        return ctx.names.function(key)
+
+    def ensure(self, job: Job, key: str, inputs: Outputs) -> Outcome:
+        code = job.sources.function_code(key)
+        return ensure_function(job.ctx, key, code, inputs[f"role:{key}"], inputs["layer"])
+
+    def find(self, ctx: DeployContext) -> list[Found]:
+        return find_functions(ctx)
+
+    def delete(self, ctx: DeployContext, found: Found) -> bool:
+        return delete_function(ctx, found.key)

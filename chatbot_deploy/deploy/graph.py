@@ -33,6 +33,7 @@ class Step:
     title: str
     run: Callable[[Outputs], Outcome]
     after: tuple[str, ...] = ()
+    quiet: bool = False  # shown only if it changed something (the sweeps)
 
 
 @dataclass
@@ -124,7 +125,10 @@ def run_steps(
     reporter: Reporter | None = None,
     *,
     max_workers: int = 8,
+    guard: Callable[[], None] | None = None,
 ) -> RunRecord:
+    """Run `steps`; `guard` is called before any step starts (for example: is the stack's
+    lock still ours?) and what it raises stops the run like a failed step."""
     check_graph(steps)
     report = reporter or SilentReporter()
     record = RunRecord(
@@ -136,14 +140,26 @@ def run_steps(
     running: dict[Future[Outcome], Step] = {}
     failure: BaseException | None = None
 
+    def start(step: Step, inputs: Outputs) -> Outcome:
+        # Timed from when a worker takes it, not when it was queued: with fewer workers than
+        # ready steps, queued steps have not started.
+        record.steps[step.key].started = time.monotonic()
+        report.started(step)
+        return step.run(inputs)
+
     def launch(pool: ThreadPoolExecutor) -> None:
-        for step in list(pending):
-            if all(key in outputs for key in step.after):
-                pending.remove(step)
-                record.steps[step.key].started = time.monotonic()
-                report.started(step)
-                inputs = {key: outputs[key] for key in step.after}
-                running[pool.submit(step.run, inputs)] = step
+        nonlocal failure
+        ready = [step for step in pending if all(key in outputs for key in step.after)]
+        if ready and guard is not None:
+            try:
+                guard()
+            except BaseException as exc:
+                failure = exc
+                return
+        for step in ready:
+            pending.remove(step)
+            inputs = {key: outputs[key] for key in step.after}
+            running[pool.submit(start, step, inputs)] = step
 
     with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="deploy") as pool:
         launch(pool)

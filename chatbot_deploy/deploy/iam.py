@@ -7,10 +7,12 @@ from typing import Any
 
 import botocore.exceptions
 
+from chatbot_deploy import app_spec
 from chatbot_deploy.aws import error_code, succeeded
 from chatbot_deploy.deploy.context import DeployContext
-from chatbot_deploy.deploy.graph import Outcome
-from chatbot_lambda import users
+from chatbot_deploy.deploy.graph import Outcome, Outputs
+from chatbot_deploy.deploy.unit import Found, Job, Unit
+from chatbot_deploy.names import TAG_KEY
 
 POLICY_NAME = "chatbot-deploy"
 POLICY_VERSION = "2012-10-17"
@@ -34,10 +36,12 @@ def _parameter_arn(ctx: DeployContext, name: str) -> str:
 
 
 def function_policy(ctx: DeployContext, kind: str) -> dict[str, Any]:
-    """The inline policy of one function's role. No wildcard actions, no managed policies."""
+    """The inline policy of one function's role, derived from what its spec needs: its own
+    log group, its parameters, and its table grants. No wildcard actions, no managed
+    policies."""
     names = ctx.names
+    spec = app_spec.FUNCTIONS[kind]
     log_group = ctx.arn("logs", f"log-group:{names.log_group(kind)}")
-    users_table = ctx.arn("dynamodb", f"table/{names.users_table}")
     statements: list[dict[str, Any]] = [
         {
             "Sid": "OwnLogGroup",
@@ -46,42 +50,27 @@ def function_policy(ctx: DeployContext, kind: str) -> dict[str, Any]:
             "Resource": [f"{log_group}:*"],
         }
     ]
-    if kind in ("login", "chat"):  # chat: a removed user's or an old password's tokens end
-        statements.append(
-            {
-                "Sid": "ReadUsers",
-                "Effect": "Allow",
-                "Action": ["dynamodb:GetItem"],
-                "Resource": [users_table],
-            }
-        )
-    if kind == "login":  # re-hash at the current cost on login: the hash attribute only
-        statements.append(
-            {
-                "Sid": "UpgradePasswordHashes",
-                "Effect": "Allow",
-                "Action": ["dynamodb:UpdateItem"],
-                "Resource": [users_table],
-                "Condition": {
-                    "ForAllValues:StringEquals": {
-                        "dynamodb:Attributes": [users.KEY, users.HASH_ATTRIBUTE]
-                    }
-                },
-            }
-        )
-    params = {
-        "login": [names.jwt_secret_param],
-        "authorizer": [names.jwt_secret_param],
-        "chat": [names.openai_key_param],
-    }[kind]
-    statements.append(
-        {
-            "Sid": "ReadOwnParameters",
+    for access in spec.tables:
+        statement: dict[str, Any] = {
+            "Sid": access.sid,
             "Effect": "Allow",
-            "Action": ["ssm:GetParameter"],
-            "Resource": [_parameter_arn(ctx, name) for name in params],
+            "Action": list(access.actions),
+            "Resource": [ctx.arn("dynamodb", f"table/{names.table(access.table)}")],
         }
-    )
+        if access.attributes:
+            statement["Condition"] = {
+                "ForAllValues:StringEquals": {"dynamodb:Attributes": list(access.attributes)}
+            }
+        statements.append(statement)
+    if spec.parameters:
+        statements.append(
+            {
+                "Sid": "ReadOwnParameters",
+                "Effect": "Allow",
+                "Action": ["ssm:GetParameter"],
+                "Resource": [_parameter_arn(ctx, names.parameter(key)) for key in spec.parameters],
+            }
+        )
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 
@@ -149,3 +138,40 @@ def delete_role(ctx: DeployContext, kind: str) -> bool:
         iam.delete_role(RoleName=name)
 
     return succeeded(delete, unless="NoSuchEntity")
+
+
+def find_roles(ctx: DeployContext) -> list[Found]:
+    """The stack's roles: named "<stack>-<kind>-role" and tagged for the stack (a role of a
+    function that is no longer in the spec is found too)."""
+    iam = ctx.client("iam")
+    prefix, suffix = f"{ctx.names.stack}-", "-role"
+    found = []
+    for page in iam.get_paginator("list_roles").paginate():
+        for role in page["Roles"]:
+            name = str(role["RoleName"])
+            if not (name.startswith(prefix) and name.endswith(suffix)):
+                continue
+            tags = iam.list_role_tags(RoleName=name)["Tags"]
+            if {"Key": TAG_KEY, "Value": ctx.names.stack} in tags:
+                found.append(Found("role", name, name[len(prefix) : -len(suffix)]))
+    return found
+
+
+class Roles(Unit):
+    kind = "role"
+    title = "IAM role"
+
+    def wanted(self, ctx: DeployContext) -> list[str]:
+        return list(app_spec.FUNCTION_KINDS)
+
+    def name(self, ctx: DeployContext, key: str) -> str:
+        return ctx.names.role(key)
+
+    def ensure(self, job: Job, key: str, inputs: Outputs) -> Outcome:
+        return ensure_role(job.ctx, key)
+
+    def find(self, ctx: DeployContext) -> list[Found]:
+        return find_roles(ctx)
+
+    def delete(self, ctx: DeployContext, found: Found) -> bool:
+        return delete_role(ctx, found.key)

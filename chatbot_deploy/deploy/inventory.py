@@ -1,25 +1,32 @@
-"""What exists of a stack, found by deterministic names (and by tag for HTTP APIs).
+"""What exists of a stack, found by each unit (by name and by tag), and what is missing.
 
-`status` shows it; `teardown` deletes what it lists. Reads only.
+`status` shows it; `teardown` deletes what it found. Reads only. A resource of the stack
+that the spec no longer has (a function removed from the code, a duplicate API) is found
+and listed too, marked as such.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from chatbot_deploy.deploy import api, bucket, functions, iam, layer_versions, logs, params, table
 from chatbot_deploy.deploy.context import DeployContext
-from chatbot_deploy.names import FUNCTION_KINDS
+from chatbot_deploy.deploy.resources import UNITS
+from chatbot_deploy.deploy.unit import Found, Unit
+
+NOT_IN_SPEC = "not in the spec: the next `up` removes it"
+KEPT_DATA = "not in the spec: kept (it holds data) until `teardown`"
 
 
 @dataclass(frozen=True)
 class Resource:
-    kind: str  # "function", "role", "log-group", "layer", "parameter", "table", "bucket", "api"
+    kind: str
     name: str
     present: bool
     detail: str = ""
-    key: str = ""  # function kind, parameter name, API id ...
+    found: Found | None = None  # what teardown deletes (None when missing)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -42,67 +49,51 @@ class Inventory:
     def present(self) -> list[Resource]:
         return [resource for resource in self.resources if resource.present]
 
+    @property
+    def found(self) -> list[Found]:
+        return [resource.found for resource in self.resources if resource.found is not None]
+
+    @property
+    def deployed(self) -> bool:
+        return bool(self.resources) and all(r.present for r in self.resources)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "stack": self.stack,
             "region": self.region,
             "website_url": self.website_url,
             "api_url": self.api_url,
-            "deployed": bool(self.resources) and all(r.present for r in self.resources),
+            "deployed": self.deployed,
             "resources": [resource.as_dict() for resource in self.resources],
         }
 
 
-def take(ctx: DeployContext) -> Inventory:
-    names = ctx.names
-    found: list[Resource] = []
-    apis = api.find_apis(ctx)
-    if apis:
-        found += [
-            Resource("api", names.api_name, True, str(item["ApiEndpoint"]), str(item["ApiId"]))
-            for item in apis
-        ]
-    else:
-        found.append(Resource("api", names.api_name, False))
-    for kind in FUNCTION_KINDS:
-        function = functions.get_function(ctx, kind)
-        detail = ""
-        if function is not None:
-            config = function["Configuration"]
-            modified = str(config.get("LastModified", "?"))[:19].replace("T", " ")
-            detail = f"{config.get('State', '?')}, modified {modified}"
-        found.append(Resource("function", names.function(kind), function is not None, detail, kind))
-    for kind in FUNCTION_KINDS:
-        found.append(
-            Resource("role", names.role(kind), iam.get_role(ctx, kind) is not None, "", kind)
-        )
-    for kind in FUNCTION_KINDS:
-        group = logs.get_log_group(ctx, kind)
-        detail = f"retention {group.get('retentionInDays', 'never expires')}" if group else ""
-        found.append(Resource("log-group", names.log_group(kind), group is not None, detail, kind))
-    versions = layer_versions.list_versions(ctx)
-    found.append(
-        Resource(
-            "layer",
-            names.layer,
-            bool(versions),
-            ", ".join(f"version {v['Version']}" for v in versions),
-        )
-    )
-    for name in (names.jwt_secret_param, names.openai_key_param):
-        found.append(Resource("parameter", name, params.get_value(ctx, name) is not None, "", name))
-    users = table.get_table(ctx)
-    found.append(
-        Resource(
-            "table", names.users_table, users is not None, (users or {}).get("TableStatus", "")
-        )
-    )
-    has_bucket = bucket.bucket_exists(ctx)
-    found.append(Resource("bucket", ctx.bucket, has_bucket, ctx.website_url if has_bucket else ""))
+def _rows(ctx: DeployContext, unit: Unit, found: list[Found]) -> list[Resource]:
+    wanted = set(unit.wanted(ctx))
+    singleton = wanted == {""}
+    rows = []
+    for item in found:
+        detail = item.detail
+        if not singleton and item.key not in wanted:
+            detail = ", ".join(filter(None, (detail, NOT_IN_SPEC if unit.sweeps else KEPT_DATA)))
+        rows.append(Resource(item.kind, item.name, True, detail, item))
+    rows += [Resource(unit.kind, name, False) for name in unit.missing(ctx, found)]
+    return rows
+
+
+def take(ctx: DeployContext, units: Sequence[Unit] = UNITS) -> Inventory:
+    listed = [unit for unit in units if unit.listed and unit.part_of is None]
+    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="find") as pool:
+        found = list(pool.map(lambda unit: unit.find(ctx), listed))
+    resources = [
+        row for unit, items in zip(listed, found, strict=True) for row in _rows(ctx, unit, items)
+    ]
+    by_kind = {unit.kind: items for unit, items in zip(listed, found, strict=True)}
+    apis = by_kind.get("api", [])
     return Inventory(
-        stack=names.stack,
+        stack=ctx.names.stack,
         region=ctx.region,
-        resources=found,
-        website_url=ctx.website_url if has_bucket else None,
-        api_url=str(apis[0]["ApiEndpoint"]) if apis else None,
+        resources=resources,
+        website_url=ctx.website_url if by_kind.get("bucket") else None,
+        api_url=apis[0].detail if apis else None,
     )

@@ -13,7 +13,8 @@ import botocore.exceptions
 
 from chatbot_deploy.aws import error_code
 from chatbot_deploy.deploy.context import RUNTIME, DeployContext
-from chatbot_deploy.deploy.graph import Outcome
+from chatbot_deploy.deploy.graph import Outcome, Outputs
+from chatbot_deploy.deploy.unit import Found, Job, Unit
 
 
 class Artifact(Protocol):
@@ -87,21 +88,48 @@ def ensure_layer(
     return Outcome(summary, published["LayerVersionArn"], True)
 
 
-def delete_versions(ctx: DeployContext, keep: str | None = None) -> list[int]:
-    """Delete every version of the stack's layer except the one whose ARN is `keep`."""
-    deleted = []
-    for version in list_versions(ctx):
-        if version["LayerVersionArn"] == keep:
-            continue
-        ctx.client("lambda").delete_layer_version(
-            LayerName=ctx.names.layer, VersionNumber=int(version["Version"])
+def find_versions(ctx: DeployContext) -> list[Found]:
+    return [
+        Found(
+            "layer",
+            f"{ctx.names.layer}:{version['Version']}",
+            str(version["LayerVersionArn"]),
+            f"version {version['Version']}",
         )
-        deleted.append(int(version["Version"]))
-    return deleted
+        for version in list_versions(ctx)
+    ]
 
 
-def clean_old_versions(ctx: DeployContext, current: str) -> Outcome:
-    deleted = delete_versions(ctx, keep=current)
-    if not deleted:
-        return Outcome("nothing to clean")
-    return Outcome(f"deleted old versions {', '.join(map(str, deleted))}", changed=True)
+def delete_version(ctx: DeployContext, arn: str) -> bool:
+    """Delete one version (by ARN). Lambda answers a version that is already gone with
+    success, so this is idempotent."""
+    ctx.client("lambda").delete_layer_version(
+        LayerName=ctx.names.layer, VersionNumber=int(arn.rsplit(":", 1)[1])
+    )
+    return True
+
+
+class Layer(Unit):
+    """The dependency layer: one current version; `up` removes the older ones once every
+    function has moved to the current one."""
+
+    kind = "layer"
+    title = "Dependency layer"
+
+    def name(self, ctx: DeployContext, key: str) -> str:
+        return ctx.names.layer
+
+    def ensure(self, job: Job, key: str, inputs: Outputs) -> Outcome:
+        return ensure_layer(job.ctx, job.sources.build_layer, job.sources.layer_hash)
+
+    def find(self, ctx: DeployContext) -> list[Found]:
+        return find_versions(ctx)
+
+    def delete(self, ctx: DeployContext, found: Found) -> bool:
+        return delete_version(ctx, found.key)
+
+    def keep(self, ctx: DeployContext, outputs: Outputs) -> set[str]:
+        return {str(outputs[self.kind])}
+
+    def missing(self, ctx: DeployContext, found: list[Found]) -> list[str]:
+        return [] if found else [ctx.names.layer]

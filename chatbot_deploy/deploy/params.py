@@ -12,9 +12,11 @@ from collections.abc import Callable
 
 import botocore.exceptions
 
+from chatbot_deploy import app_spec, stack_settings
 from chatbot_deploy.aws import error_code, succeeded
 from chatbot_deploy.deploy.context import DeployContext
-from chatbot_deploy.deploy.graph import Outcome
+from chatbot_deploy.deploy.graph import Outcome, Outputs
+from chatbot_deploy.deploy.unit import Found, Job, Unit
 from chatbot_deploy.errors import UserError
 
 OPENAI_KEY_ENV = "OPENAI_API_KEY"
@@ -106,3 +108,47 @@ def delete_parameter(ctx: DeployContext, name: str) -> bool:
     return succeeded(
         lambda: ctx.client("ssm").delete_parameter(Name=name), unless="ParameterNotFound"
     )
+
+
+SETTINGS_KEY = "settings"  # the stack's settings (JSON, not secret): names.settings_param
+
+
+def find_parameters(ctx: DeployContext) -> list[Found]:
+    """Every parameter under the stack's own path (names only: no value is read)."""
+    prefix = ctx.names.parameter_prefix
+    paginator = ctx.client("ssm").get_paginator("describe_parameters")
+    pages = paginator.paginate(
+        ParameterFilters=[{"Key": "Path", "Option": "OneLevel", "Values": [prefix]}]
+    )
+    return [
+        Found("parameter", str(item["Name"]), str(item["Name"]).removeprefix(f"{prefix}/"))
+        for page in pages
+        for item in page["Parameters"]
+    ]
+
+
+class Parameters(Unit):
+    kind = "parameter"
+    title = "SSM parameter"
+
+    def wanted(self, ctx: DeployContext) -> list[str]:
+        return [SETTINGS_KEY, *app_spec.PARAMETERS]
+
+    def name(self, ctx: DeployContext, key: str) -> str:
+        return ctx.names.parameter(key)
+
+    def ensure(self, job: Job, key: str, inputs: Outputs) -> Outcome:
+        if key == SETTINGS_KEY:
+            written = stack_settings.save(job.ctx.client("ssm"), job.ctx.names, job.ctx.settings)
+            return Outcome("saved" if written else "unchanged", self.name(job.ctx, key), written)
+        if key == "jwt-secret":
+            return ensure_jwt_secret(job.ctx)
+        if key == "openai-api-key":
+            return ensure_openai_key(job.ctx, job.openai_key)
+        raise KeyError(f"no way to make parameter {key!r}: add it to params.Parameters")
+
+    def find(self, ctx: DeployContext) -> list[Found]:
+        return find_parameters(ctx)
+
+    def delete(self, ctx: DeployContext, found: Found) -> bool:
+        return delete_parameter(ctx, found.name)

@@ -11,9 +11,12 @@ from typing import Any
 
 import botocore.exceptions
 
-from chatbot_deploy.aws import error_code
+from chatbot_deploy import app_spec
+from chatbot_deploy.aws import error_code, succeeded
 from chatbot_deploy.deploy.context import DeployContext
-from chatbot_deploy.deploy.graph import Outcome
+from chatbot_deploy.deploy.functions import find_functions
+from chatbot_deploy.deploy.graph import Outcome, Outputs
+from chatbot_deploy.deploy.unit import Found, Job, Unit
 
 PRINCIPAL = "apigateway.amazonaws.com"
 STATEMENT_ID = "chatbot-deploy-invoke"
@@ -59,3 +62,43 @@ def ensure_invoke_permission(ctx: DeployContext, kind: str, source_arn: str) -> 
         SourceArn=source_arn,
     )
     return Outcome("replaced" if existing is not None else "added", source_arn, True)
+
+
+class InvokePermissions(Unit):
+    """API Gateway's permission to invoke each function the routes or the authorizer use.
+    Part of the function: deleting a function deletes its permissions, so teardown needs no
+    step for them; `up` removes one from a function the API no longer invokes."""
+
+    kind = "permission"
+    title = "Invoke permission"
+    after = ("api",)
+    part_of = "function"
+
+    def wanted(self, ctx: DeployContext) -> list[str]:
+        return app_spec.invoked_functions()
+
+    def name(self, ctx: DeployContext, key: str) -> str:
+        return f"{ctx.names.function(key)} {STATEMENT_ID}"
+
+    def ensure(self, job: Job, key: str, inputs: Outputs) -> Outcome:
+        info = inputs["api"]
+        if key == app_spec.AUTHORIZER_FUNCTION:
+            source = authorizer_source_arn(job.ctx, info.api_id, info.authorizer_id)
+        else:
+            source = route_source_arn(job.ctx, info.api_id)
+        return ensure_invoke_permission(job.ctx, key, source)
+
+    def find(self, ctx: DeployContext) -> list[Found]:
+        return [
+            Found(self.kind, self.name(ctx, function.key), function.key)
+            for function in find_functions(ctx)
+            if any(s.get("Sid") == STATEMENT_ID for s in statements(ctx, function.key))
+        ]
+
+    def delete(self, ctx: DeployContext, found: Found) -> bool:
+        return succeeded(
+            lambda: ctx.client("lambda").remove_permission(
+                FunctionName=ctx.names.function(found.key), StatementId=STATEMENT_ID
+            ),
+            unless="ResourceNotFoundException",
+        )

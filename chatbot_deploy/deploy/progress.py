@@ -52,24 +52,33 @@ class RichReporter:
             self.progress.stop()
 
     def started(self, step: Step) -> None:
-        if self.live:
+        if self.live and not step.quiet:
             with self.lock:
                 self.tasks[step.key] = self.progress.add_task(
                     f"{step.title:<{TITLE_WIDTH}}", total=1
                 )
 
     def finished(self, step: Step, outcome: Outcome, seconds: float) -> None:
+        if step.quiet and not outcome.changed:
+            return
         style = "bold" if outcome.changed else "dim"
         text = f"{step.title:<{TITLE_WIDTH}} [{style}]{outcome.summary}[/]"
         if self.live:
-            self.progress.update(self.tasks[step.key], description=text, completed=1)
+            with self.lock:
+                task = self.tasks.get(step.key)
+                if task is None:  # a quiet step that changed something
+                    task = self.tasks[step.key] = self.progress.add_task(text, total=1)
+            self.progress.update(task, description=text, completed=1)
         else:
             self.console.print(f"[green]✓[/] {text} [dim]{seconds:.1f}s[/]")
 
     def failed(self, step: Step, error: BaseException, seconds: float) -> None:
         text = f"[red]{step.title:<{TITLE_WIDTH}} failed ✗[/]"
         if self.live:
-            task = self.tasks[step.key]
+            with self.lock:
+                task = self.tasks.get(step.key)
+                if task is None:
+                    task = self.tasks[step.key] = self.progress.add_task(text, total=1)
             self.progress.update(task, description=text)
             self.progress.stop_task(task)
         else:

@@ -1,4 +1,4 @@
-"""The DynamoDB users table: on demand, key `username`."""
+"""The app's DynamoDB tables (`app_spec.TABLES`): on demand, keyed as the spec says."""
 
 from __future__ import annotations
 
@@ -6,34 +6,38 @@ from typing import Any
 
 import botocore.exceptions
 
+from chatbot_deploy import app_spec
 from chatbot_deploy.aws import error_code, succeeded
 from chatbot_deploy.deploy.context import DeployContext
-from chatbot_deploy.deploy.graph import Outcome
-from chatbot_lambda import users
+from chatbot_deploy.deploy.graph import Outcome, Outputs
+from chatbot_deploy.deploy.unit import Found, Job, Unit
+from chatbot_deploy.names import TAG_KEY
 
 WAITER_CONFIG = {"Delay": 2, "MaxAttempts": 60}
 
 
-def get_table(ctx: DeployContext) -> dict[str, Any] | None:
+def get_table(ctx: DeployContext, key: str) -> dict[str, Any] | None:
+    name = ctx.names.table(key)
     try:
-        return dict(ctx.client("dynamodb").describe_table(TableName=ctx.names.users_table)["Table"])
+        return dict(ctx.client("dynamodb").describe_table(TableName=name)["Table"])
     except botocore.exceptions.ClientError as exc:
         if error_code(exc) == "ResourceNotFoundException":
             return None
         raise
 
 
-def ensure_table(ctx: DeployContext) -> Outcome:
+def ensure_table(ctx: DeployContext, key: str) -> Outcome:
+    spec = app_spec.TABLES[key]
     dynamodb = ctx.client("dynamodb")
-    name = ctx.names.users_table
-    table = get_table(ctx)
+    name = ctx.names.table(key)
+    table = get_table(ctx, key)
     changed = False
     if table is None:
         try:
             dynamodb.create_table(
                 TableName=name,
-                AttributeDefinitions=[{"AttributeName": users.KEY, "AttributeType": "S"}],
-                KeySchema=[{"AttributeName": users.KEY, "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": spec.hash_key, "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": spec.hash_key, "KeyType": "HASH"}],
                 BillingMode="PAY_PER_REQUEST",
                 Tags=[{"Key": key, "Value": value} for key, value in ctx.names.tags.items()],
             )
@@ -46,14 +50,49 @@ def ensure_table(ctx: DeployContext) -> Outcome:
     return Outcome("created" if changed else "unchanged", name, changed)
 
 
-def delete_table(ctx: DeployContext) -> bool:
+def delete_table(ctx: DeployContext, name: str) -> bool:
     dynamodb = ctx.client("dynamodb")
-    name = ctx.names.users_table
     if not succeeded(
         lambda: dynamodb.delete_table(TableName=name), unless="ResourceNotFoundException"
     ):
         return False
-    dynamodb.get_waiter("table_not_exists").wait(
-        TableName=ctx.names.users_table, WaiterConfig=WAITER_CONFIG
-    )
+    dynamodb.get_waiter("table_not_exists").wait(TableName=name, WaiterConfig=WAITER_CONFIG)
     return True
+
+
+def find_tables(ctx: DeployContext) -> list[Found]:
+    """The stack's app tables: named "<stack>-*" and tagged for the stack. The deploy lock's
+    table is not one of them: the lock (`lock.py`) owns it and teardown removes it last."""
+    dynamodb = ctx.client("dynamodb")
+    prefix = ctx.names.table("")
+    found = []
+    for page in dynamodb.get_paginator("list_tables").paginate():
+        for name in page["TableNames"]:
+            if not name.startswith(prefix) or name == ctx.names.lock_table:
+                continue
+            arn = ctx.arn("dynamodb", f"table/{name}")
+            tags = dynamodb.list_tags_of_resource(ResourceArn=arn).get("Tags", [])
+            if {"Key": TAG_KEY, "Value": ctx.names.stack} in tags:
+                found.append(Found("table", name, name.removeprefix(prefix)))
+    return found
+
+
+class Tables(Unit):
+    kind = "table"
+    title = "Table"
+    sweeps = False  # a table holds data: one the spec dropped is kept until `teardown`
+
+    def wanted(self, ctx: DeployContext) -> list[str]:
+        return list(app_spec.TABLES)
+
+    def name(self, ctx: DeployContext, key: str) -> str:
+        return ctx.names.table(key)
+
+    def ensure(self, job: Job, key: str, inputs: Outputs) -> Outcome:
+        return ensure_table(job.ctx, key)
+
+    def find(self, ctx: DeployContext) -> list[Found]:
+        return find_tables(ctx)
+
+    def delete(self, ctx: DeployContext, found: Found) -> bool:
+        return delete_table(ctx, found.name)

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 from rich.text import Text
 
+from chatbot_deploy.app_spec import FUNCTION_KINDS
 from chatbot_deploy.logs.events import LogEvent, fold, is_report
-from chatbot_deploy.names import FUNCTION_KINDS, StackNames
+from chatbot_deploy.names import StackNames
 
 PALETTE = ("cyan", "magenta", "yellow", "green", "blue", "red")
 COLOURS = {kind: PALETTE[index % len(PALETTE)] for index, kind in enumerate(FUNCTION_KINDS)}

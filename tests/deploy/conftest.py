@@ -19,6 +19,7 @@ from chatbot_deploy.deploy import bucket, engine, functions, layer, packaging, s
 from chatbot_deploy.deploy.calls import CallLog
 from chatbot_deploy.deploy.context import DeployContext
 from chatbot_deploy.names import StackNames
+from chatbot_deploy.stack_settings import Settings
 
 REGION = "eu-central-1"
 OPENAI_KEY = "sk-test-key-0123456789"
@@ -115,12 +116,27 @@ class Deployer:
     stack: str = "chatbot"
 
     def context(self, config: AppConfig | None = None, **kwargs: Any) -> DeployContext:
-        return DeployContext.create(self.aws, StackNames(self.stack), config, **kwargs)
+        """A context whose settings are the defaults, with `config`'s app settings and
+        `kwargs` (arch=..., log_retention_days=...) applied."""
+        config = config or AppConfig()
+        settings = Settings(
+            model=config.model,
+            openai_base_url=config.openai_base_url,
+            system_prompt=config.system_prompt,
+            **kwargs,
+        )
+        return DeployContext.create(self.aws, StackNames(self.stack), settings)
 
     def up(
-        self, key: str | None = OPENAI_KEY, config: AppConfig | None = None, **kwargs: Any
+        self,
+        key: str | None = OPENAI_KEY,
+        config: AppConfig | None = None,
+        *,
+        max_workers: int = 8,
+        **kwargs: Any,
     ) -> engine.DeployResult:
-        return engine.up(self.context(config, **kwargs), self.workspace.sources(), key)
+        job = engine.Job(self.context(config, **kwargs), self.workspace.sources(), key)
+        return engine.up(job, max_workers=max_workers)
 
     def client(self, service: str) -> Any:
         return self.aws.client(service)

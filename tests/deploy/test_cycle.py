@@ -8,10 +8,10 @@ import json
 import pytest
 
 from chatbot_deploy import app_spec
-from chatbot_deploy.app_spec import AppConfig
+from chatbot_deploy.app_spec import FUNCTION_KINDS, AppConfig
 from chatbot_deploy.deploy import api, iam, inventory, permissions
 from chatbot_deploy.deploy import teardown as teardown_engine
-from chatbot_deploy.names import FUNCTION_KINDS, TAG_KEY
+from chatbot_deploy.names import TAG_KEY
 from chatbot_lambda import settings
 from tests.deploy.conftest import OPENAI_KEY, REGION
 
@@ -191,8 +191,12 @@ def test_model_change_updates_only_the_chat_function(deployer):
     deployer.up()
     deployer.log.clear()
     result = deployer.up(config=AppConfig(model="gpt-4.1"))
-    assert deployer.log.writes == [("lambda", "UpdateFunctionConfiguration")]
-    assert result.changed == ["function:chat"]
+    # the stack's stored settings first, then the one function that uses the model
+    assert deployer.log.writes == [
+        ("ssm", "PutParameter"),
+        ("lambda", "UpdateFunctionConfiguration"),
+    ]
+    assert sorted(result.changed) == ["function:chat", "parameter:settings"]
     env = deployer.client("lambda").get_function_configuration(FunctionName="chatbot-chat")[
         "Environment"
     ]["Variables"]

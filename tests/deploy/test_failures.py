@@ -14,8 +14,8 @@ import botocore.exceptions
 import pytest
 from moto.apigatewayv2.models import apigatewayv2_backends
 
+from chatbot_deploy.app_spec import FUNCTION_KINDS
 from chatbot_deploy.deploy import api, layer_versions, permissions
-from chatbot_deploy.names import FUNCTION_KINDS
 from tests.deploy.conftest import FakeHttp
 
 # Every write a fresh `up` makes (checked by test_fresh_up_writes_are_the_injected_ones).

@@ -95,13 +95,29 @@ def test_critical_path_follows_the_slowest_chain():
     assert [step.key for step in record.critical_path()] == ["slow", "join"]
 
 
+ROOTS = ("layer", "table:users", "bucket", "parameter:jwt-secret", "role:chat")
+
+
+def _roots_overlap(record) -> bool:
+    """Were the root steps (no dependency) all running at one moment?"""
+    roots = [record.steps[key] for key in ROOTS]
+    assert all(not step.after for step in roots)
+    return max(s.started for s in roots) < min(s.finished for s in roots)
+
+
 def test_fresh_up_runs_independent_steps_at_the_same_time(deployer):
     record = deployer.up().record
     steps = record.steps
     # Roles, log groups, layer, table, bucket and parameters have no dependency: they overlap.
-    roots = [steps[key] for key in ("layer", "table", "bucket", "params", "role:chat")]
-    assert max(s.started for s in roots) < min(s.finished for s in roots)
+    assert _roots_overlap(record)
     path = [step.key for step in record.critical_path()]
     assert len(path) >= 3 and not steps[path[0]].after  # from a root step ...
     for before, after in itertools.pairwise(path):
         assert before in steps[after].after  # ... along dependencies
+
+
+def test_the_overlap_check_fails_when_steps_run_one_at_a_time(deployer):
+    """The test above can fail: with one worker the same steps do not overlap (a step is
+    timed from when a worker takes it, not from when it was queued)."""
+    record = deployer.up(max_workers=1).record
+    assert not _roots_overlap(record)

@@ -9,12 +9,13 @@ import boto3
 import botocore.exceptions
 import pytest
 
-from chatbot_deploy.app_spec import AppConfig
+from chatbot_deploy.app_spec import FUNCTION_KINDS, AppConfig
 from chatbot_deploy.aws import Aws
 from chatbot_deploy.deploy import api, bucket, functions, iam, permissions
 from chatbot_deploy.deploy.context import DeployContext, website_url
 from chatbot_deploy.errors import UserError
-from chatbot_deploy.names import FUNCTION_KINDS, StackNames
+from chatbot_deploy.names import StackNames
+from chatbot_deploy.stack_settings import Settings
 from tests.deploy.conftest import FakeHttp, error_response
 
 ROLE_NOT_READY = "The role defined for the function cannot be assumed by Lambda."
@@ -200,6 +201,7 @@ def test_partition_comes_from_the_region():
         account="123456789012",
         region="cn-north-1",
         partition=aws.partition,
+        settings=Settings(),
     )
     assert ctx.partition == "aws-cn"
     for kind in FUNCTION_KINDS:

@@ -1,0 +1,27 @@
+"""Taking a stack's deploy lock from a command: a visible message while another run holds
+it, a clear refusal after the bound (`deploy/lock.py` has the protocol)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from chatbot_deploy.aws import Aws
+from chatbot_deploy.console import err
+from chatbot_deploy.deploy import lock
+from chatbot_deploy.names import StackNames
+
+
+@contextmanager
+def stack_lock(aws: Aws, names: StackNames, command: str) -> Iterator[lock.StackLock]:
+    """Hold the stack's lock for the block: waits up to lock.WAIT_S for another run."""
+
+    def on_wait(holder: lock.Holder) -> None:
+        err.print(
+            f"Waiting for stack {names.stack}: {holder.describe()} is changing it "
+            f"(up to {lock.WAIT_S:.0f} s) …"
+        )
+
+    held = lock.StackLock(aws.client("dynamodb"), names, command, on_wait=on_wait)
+    with held:
+        yield held

@@ -1,0 +1,45 @@
+"""The settings of a stack deployed before settings were stored with it, read back from
+what is deployed (the chat function's environment and architecture, its log group's
+retention), so the first `up` of this version changes nothing the user had chosen."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from chatbot_deploy import stack_settings
+from chatbot_deploy.deploy import functions, logs
+from chatbot_deploy.deploy.context import DeployContext
+from chatbot_deploy.errors import UserError
+from chatbot_deploy.stack_settings import Settings
+from chatbot_lambda import settings as env
+
+SOURCE_FUNCTION = "chat"  # the function whose environment carries the app settings
+
+
+def deployed_settings(ctx: DeployContext, *, replacing: Iterable[str] = ()) -> Settings | None:
+    """What the deployed stack runs with, or None when it has no chat function (a new
+    stack). Settings named in `replacing` (given or reset in this run) are not read."""
+    function = functions.get_function(ctx, SOURCE_FUNCTION)
+    if function is None:
+        return None
+    configuration = function["Configuration"]
+    variables = configuration.get("Environment", {}).get("Variables", {})
+    found: dict[str, Any] = {
+        "model": variables.get(env.ENV_OPENAI_MODEL),
+        "openai-base-url": variables.get(env.ENV_OPENAI_BASE_URL),
+        "system-prompt": variables.get(env.ENV_SYSTEM_PROMPT),
+        "arch": (configuration.get("Architectures") or ["x86_64"])[0],
+    }
+    group = logs.get_log_group(ctx, SOURCE_FUNCTION)
+    if group is not None and "retentionInDays" in group:
+        found["log-retention"] = int(group["retentionInDays"])
+    skip = set(replacing)
+    adopted = {name: value for name, value in found.items() if name not in skip}
+    try:
+        return stack_settings.apply(Settings(), adopted)
+    except stack_settings.InvalidSetting as exc:
+        raise UserError(
+            f"the deployed stack's {exc.name} is not valid any more ({exc.reason}); "
+            f"give --{exc.name} VALUE or --reset {exc.name}"
+        ) from exc

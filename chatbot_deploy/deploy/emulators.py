@@ -1,0 +1,56 @@
+"""Calls some AWS emulators lack, answered another way: the one place for such workarounds.
+
+moto 5.2 has no GetAuthorizers. In-process moto raises `NotImplementedError` (a Python
+exception no real AWS answer can produce); moto's server answers HTTP 500 "... has not been
+implemented". The fallback is taken only for those, and the 500 only when the endpoint is
+not AWS's own: against AWS every error is raised as it is (with the usual retries), so an
+emulator's gap is never taken for a real AWS error, nor the reverse.
+
+(moto also lacks UpdateStage; nothing here answers it: the tests do, see
+tests/deploy/test_pitfalls.py.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlparse
+
+import botocore.exceptions
+
+from chatbot_deploy.deploy.context import DeployContext
+
+AWS_HOST_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
+
+
+def is_emulator(client: Any) -> bool:
+    """True when the client talks to something other than AWS (AWS_ENDPOINT_URL)."""
+    host = urlparse(str(client.meta.endpoint_url)).hostname or ""
+    return not host.endswith(AWS_HOST_SUFFIXES)
+
+
+def _unimplemented(exc: botocore.exceptions.ClientError) -> bool:
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return status == 500 or "not been implemented" in str(exc)
+
+
+def get_authorizers(ctx: DeployContext, api_id: str) -> list[dict[str, Any]]:
+    """The API's authorizers. Where the emulator lacks GetAuthorizers, they are found
+    through the routes that use them (enough for ours: it is attached to a route as soon as
+    it exists, and a run killed in between makes a new one the next run finds by name)."""
+    client = ctx.client("apigatewayv2")
+    emulated = is_emulator(client)
+    # Against an emulator, one try: it answers a missing call with a 500, not worth retrying.
+    probe = ctx.single_try.get("apigatewayv2", client) if emulated else client
+    try:
+        return list(probe.get_authorizers(ApiId=api_id)["Items"])
+    except NotImplementedError:  # in-process moto
+        pass
+    except botocore.exceptions.ClientError as exc:
+        if not (emulated and _unimplemented(exc)):
+            raise
+    ids = {
+        route["AuthorizerId"]
+        for route in client.get_routes(ApiId=api_id)["Items"]
+        if route.get("AuthorizerId")
+    }
+    return [client.get_authorizer(ApiId=api_id, AuthorizerId=i) for i in ids]

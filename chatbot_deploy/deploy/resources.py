@@ -1,0 +1,36 @@
+"""The list of resource types a stack is made of: the one list `up`, `status` and
+`teardown` derive from (`planner.py`).
+
+Order is the order `status` and `teardown` list them in; what runs before what comes from
+each unit's `after`. Adding a resource type is one module (a `Unit`) and one line here.
+"""
+
+from __future__ import annotations
+
+from chatbot_deploy.deploy import (
+    api,
+    bucket,
+    functions,
+    iam,
+    layer_versions,
+    logs,
+    params,
+    permissions,
+    table,
+    website,
+)
+from chatbot_deploy.deploy.unit import Unit
+
+UNITS: tuple[Unit, ...] = (
+    api.HttpApi(),
+    functions.Functions(),
+    permissions.InvokePermissions(),
+    iam.Roles(),
+    logs.LogGroups(),
+    layer_versions.Layer(),
+    params.Parameters(),
+    table.Tables(),
+    bucket.Bucket(),
+    website.WebBuild(),
+    website.SiteFiles(),
+)
