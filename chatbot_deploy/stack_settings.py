@@ -401,7 +401,7 @@ def from_json(
         )
     values: dict[str, Any] = {}
     for item in SETTINGS:
-        if item.name not in document or item.name in skipped:
+        if item.name not in document:
             continue
         value = document[item.name]
         if value is None and item.optional:
@@ -410,6 +410,8 @@ def from_json(
         try:
             values[item.field] = item.validate(value)
         except InvalidSetting as exc:
+            if item.name in skipped:  # about to be replaced: the old value is not needed
+                continue
             raise UserError(
                 f"{source} hold an invalid {item.name} ({exc.reason}): set it with "
                 f"`chatbot-deploy up {item.flag} VALUE`, or put back the default with "

@@ -22,6 +22,13 @@ def stack_lock(aws: Aws, names: StackNames, command: str) -> Iterator[lock.Stack
             f"(up to {lock.WAIT_S:.0f} s) …"
         )
 
-    held = lock.StackLock(aws.client("dynamodb"), names, command, on_wait=on_wait)
+    held = lock.StackLock(
+        aws.client("dynamodb"),
+        names,
+        command,
+        wait_s=lock.WAIT_S,
+        poll_s=lock.POLL_S,
+        on_wait=on_wait,
+    )
     with held:
         yield held

@@ -19,7 +19,8 @@ SOURCE_FUNCTION = "chat"  # the function whose environment carries the app setti
 
 def deployed_settings(ctx: DeployContext, *, replacing: Iterable[str] = ()) -> Settings | None:
     """What the deployed stack runs with, or None when it has no chat function (a new
-    stack). Settings named in `replacing` (given or reset in this run) are not read."""
+    stack). A value that is not valid any more is an error, unless its setting is in
+    `replacing` (given or reset in this run)."""
     function = functions.get_function(ctx, SOURCE_FUNCTION)
     if function is None:
         return None
@@ -35,11 +36,17 @@ def deployed_settings(ctx: DeployContext, *, replacing: Iterable[str] = ()) -> S
     if group is not None and "retentionInDays" in group:
         found["log-retention"] = int(group["retentionInDays"])
     skip = set(replacing)
-    adopted = {name: value for name, value in found.items() if name not in skip}
-    try:
-        return stack_settings.apply(Settings(), adopted)
-    except stack_settings.InvalidSetting as exc:
-        raise UserError(
-            f"the deployed stack's {exc.name} is not valid any more ({exc.reason}); "
-            f"give --{exc.name} VALUE or --reset {exc.name}"
-        ) from exc
+    adopted: dict[str, Any] = {}
+    for name, value in found.items():
+        if value is None:
+            continue
+        try:
+            adopted[name] = stack_settings.setting(name).validate(value)
+        except stack_settings.InvalidSetting as exc:
+            if name in skip:  # about to be replaced: the old value is not needed
+                continue
+            raise UserError(
+                f"the deployed stack's {name} is not valid any more ({exc.reason}); "
+                f"give --{name} VALUE or --reset {name}"
+            ) from exc
+    return stack_settings.apply(Settings(), adopted)

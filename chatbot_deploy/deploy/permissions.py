@@ -14,7 +14,6 @@ import botocore.exceptions
 from chatbot_deploy import app_spec
 from chatbot_deploy.aws import error_code, succeeded
 from chatbot_deploy.deploy.context import DeployContext
-from chatbot_deploy.deploy.functions import find_functions
 from chatbot_deploy.deploy.graph import Outcome, Outputs
 from chatbot_deploy.deploy.unit import Found, Job, Unit
 
@@ -89,10 +88,11 @@ class InvokePermissions(Unit):
         return ensure_invoke_permission(job.ctx, key, source)
 
     def find(self, ctx: DeployContext) -> list[Found]:
+        """On the spec's functions only: a function the spec dropped goes with its own."""
         return [
-            Found(self.kind, self.name(ctx, function.key), function.key)
-            for function in find_functions(ctx)
-            if any(s.get("Sid") == STATEMENT_ID for s in statements(ctx, function.key))
+            Found(self.kind, self.name(ctx, kind), kind)
+            for kind in app_spec.FUNCTION_KINDS
+            if any(s.get("Sid") == STATEMENT_ID for s in statements(ctx, kind))
         ]
 
     def delete(self, ctx: DeployContext, found: Found) -> bool:
