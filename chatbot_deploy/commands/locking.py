@@ -26,6 +26,7 @@ def stack_lock(aws: Aws, names: StackNames, command: str) -> Iterator[lock.Stack
         aws.client("dynamodb"),
         names,
         command,
+        lease_s=lock.LEASE_S,
         wait_s=lock.WAIT_S,
         poll_s=lock.POLL_S,
         on_wait=on_wait,

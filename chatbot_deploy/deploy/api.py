@@ -188,12 +188,22 @@ class _Api:
             self.changes.append("stage updated")
 
 
+def _most_complete(ctx: DeployContext, apis: list[dict[str, Any]]) -> dict[str, Any]:
+    """The API to keep when there is more than one (left by a race or a crash of an older
+    version): the one with the most routes, then the oldest; the sweep removes the others."""
+    if len(apis) == 1:
+        return apis[0]
+    client = ctx.client("apigatewayv2")
+    routes = {api["ApiId"]: len(client.get_routes(ApiId=api["ApiId"])["Items"]) for api in apis}
+    return min(apis, key=lambda api: (-routes[api["ApiId"]], apis.index(api)))
+
+
 def ensure_api(ctx: DeployContext, function_arns: Mapping[str, str]) -> Outcome:
     client = ctx.client("apigatewayv2")
     apis = find_apis(ctx)
     changes: list[str] = []
     if apis:
-        api = apis[0]
+        api = _most_complete(ctx, apis)
         if not _same_cors(api.get("CorsConfiguration"), cors(ctx)):
             client.update_api(ApiId=api["ApiId"], CorsConfiguration=cors(ctx))
             changes.append("CORS updated")

@@ -73,7 +73,7 @@ def up(
     job: Job,
     reporter: Reporter | None = None,
     *,
-    max_workers: int = 8,
+    max_workers: int = 16,
     guard: Callable[[], None] | None = None,
 ) -> DeployResult:
     ctx = job.ctx

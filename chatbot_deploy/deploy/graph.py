@@ -124,7 +124,7 @@ def run_steps(
     steps: Sequence[Step],
     reporter: Reporter | None = None,
     *,
-    max_workers: int = 8,
+    max_workers: int = 16,
     guard: Callable[[], None] | None = None,
 ) -> RunRecord:
     """Run `steps`; `guard` is called before any step starts (for example: is the stack's

@@ -3,6 +3,7 @@ no npm, no network), and helpers to count and inject AWS calls."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 from moto import mock_aws
+from moto.server import ThreadedMotoServer
 
 from chatbot_deploy import paths
 from chatbot_deploy.app_spec import AppConfig
@@ -132,7 +134,7 @@ class Deployer:
         key: str | None = OPENAI_KEY,
         config: AppConfig | None = None,
         *,
-        max_workers: int = 8,
+        max_workers: int = 16,
         **kwargs: Any,
     ) -> engine.DeployResult:
         job = engine.Job(self.context(config, **kwargs), self.workspace.sources(), key)
@@ -173,3 +175,23 @@ def error_response(code: str, message: str, status: int = 400) -> tuple[FakeHttp
         "Error": {"Code": code, "Message": message},
         "ResponseMetadata": {"HTTPStatusCode": status},
     }
+
+
+@pytest.fixture
+def server(aws_env):
+    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
+    moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto_server.start()
+    host, port = moto_server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        moto_server.stop()
+
+
+@pytest.fixture
+def app(moto, workspace, monkeypatch):
+    """The CLI (`cli.main`) with offline artifacts (fake pip installer, prebuilt web app)."""
+    monkeypatch.setattr(engine, "default_sources", workspace.sources)
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
+    return workspace

@@ -28,14 +28,6 @@ def run(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
     return int(exited.value.code or 0), captured.out, " ".join(captured.err.split())
 
 
-@pytest.fixture
-def app(moto, workspace, monkeypatch):
-    """The CLI with offline artifacts (fake pip installer, prebuilt web app)."""
-    monkeypatch.setattr(engine, "default_sources", workspace.sources)
-    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
-    return workspace
-
-
 def fail_on(monkeypatch, operation: str, code: str, message: str) -> None:
     """Make every command's session fail `operation` with `code`."""
 

@@ -102,7 +102,7 @@ def _roots_overlap(record) -> bool:
     """Were the root steps (no dependency) all running at one moment?"""
     roots = [record.steps[key] for key in ROOTS]
     assert all(not step.after for step in roots)
-    return max(s.started for s in roots) < min(s.finished for s in roots)
+    return bool(max(s.started for s in roots) < min(s.finished for s in roots))
 
 
 def test_fresh_up_runs_independent_steps_at_the_same_time(deployer):

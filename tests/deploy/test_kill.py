@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import subprocess
@@ -12,22 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 from chatbot_deploy.names import TAG_KEY
 from tests.deploy.conftest import OPENAI_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def server(aws_env):
-    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
-    moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto_server.start()
-    host, port = moto_server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    moto_server.stop()
 
 
 def _env(endpoint: str, workspace) -> dict[str, str]:

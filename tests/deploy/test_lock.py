@@ -3,7 +3,6 @@ holder killed on this machine, and the manual escape."""
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import socket
@@ -19,7 +18,6 @@ from typing import Any
 
 import botocore.exceptions
 import pytest
-from moto.server import ThreadedMotoServer
 
 from chatbot_deploy.aws import connect
 from chatbot_deploy.deploy.lock import (
@@ -315,18 +313,6 @@ CHILD = textwrap.dedent(
     print("released", flush=True)
     """
 )
-
-
-@pytest.fixture
-def server(aws_env):
-    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
-    moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto_server.start()
-    host, port = moto_server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        moto_server.stop()
 
 
 def _holding_child(endpoint: str, hold_s: float) -> subprocess.Popen[str]:

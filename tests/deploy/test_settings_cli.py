@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from chatbot_deploy.names import StackNames
 from chatbot_lambda import settings as env
-from tests.deploy.test_cli import app, run  # noqa: F401 - the fixture
+from tests.deploy.test_cli import run
 
 NAMES = StackNames("chatbot")
 PIRATE = "You are a pirate"
@@ -18,7 +19,7 @@ def chat_environment(client) -> dict[str, str]:
     return dict(config["Environment"]["Variables"])
 
 
-def up(monkeypatch, capsys, *args: str) -> dict:
+def up(monkeypatch, capsys, *args: str) -> dict[str, Any]:
     code, out, err = run(monkeypatch, capsys, "up", "--json", *args)
     assert code == 0, err
     return dict(json.loads(out))

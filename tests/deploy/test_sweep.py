@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from chatbot_deploy import app_spec
-from chatbot_deploy.deploy import api, inventory, planner, permissions
+from chatbot_deploy.deploy import api, inventory, permissions, planner
 from chatbot_deploy.deploy import teardown as teardown_engine
 from chatbot_deploy.deploy.resources import UNITS
 from chatbot_deploy.names import TAG_KEY
