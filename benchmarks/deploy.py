@@ -19,20 +19,30 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from moto.server import ThreadedMotoServer
 
 from benchmarks.site_sync import compare_sync, generate_files
-from chatbot_deploy import paths
+from chatbot_deploy import paths, stack_settings
 from chatbot_deploy.aws import connect
-from chatbot_deploy.deploy import engine, functions, inventory, layer, packaging, site, teardown
+from chatbot_deploy.deploy import (
+    engine,
+    functions,
+    inventory,
+    layer,
+    lock,
+    packaging,
+    site,
+    teardown,
+)
 from chatbot_deploy.deploy.calls import CallLog
 from chatbot_deploy.deploy.context import DeployContext
 from chatbot_deploy.deploy.graph import RunRecord
 from chatbot_deploy.names import StackNames
+from chatbot_deploy.stack_settings import Settings
 
 REGION = "us-east-1"
 ENV = {
@@ -59,10 +69,18 @@ class Phase:
     seconds: float
     reads: int
     writes: int
+    lock_writes: int  # of `writes`: taking and releasing the stack's lock (its item)
     record: RunRecord | None = None
 
     def row(self) -> str:
-        return f"| {self.name} | {self.reads} | {self.writes} | {self.seconds:.2f} |"
+        return (
+            f"| {self.name} | {self.reads} | {self.writes - self.lock_writes} | "
+            f"{self.lock_writes} | {self.seconds:.2f} |"
+        )
+
+
+# The engine writes no DynamoDB item: these calls are the lock's (deploy/lock.py).
+LOCK_ITEM_WRITES = {("dynamodb", op) for op in ("PutItem", "UpdateItem", "DeleteItem")}
 
 
 def measure(name: str, action: Callable[[DeployContext], RunRecord | None]) -> Phase:
@@ -73,7 +91,8 @@ def measure(name: str, action: Callable[[DeployContext], RunRecord | None]) -> P
     ctx = DeployContext.create(aws, StackNames("bench"))
     record = action(ctx)
     seconds = time.perf_counter() - start
-    return Phase(name, seconds, len(log.reads), len(log.writes), record)
+    lock_writes = [call for call in log.writes if call in LOCK_ITEM_WRITES]
+    return Phase(name, seconds, len(log.reads), len(log.writes), len(lock_writes), record)
 
 
 def critical_path(record: RunRecord) -> str:
@@ -121,15 +140,26 @@ def run(files: int, kib: int, real_layer: bool) -> dict[str, Any]:
             )
 
             def up(ctx: DeployContext) -> RunRecord:
-                return engine.up(engine.Job(ctx, sources, "sk-bench")).record
+                # As the command does: the stack's lock, its stored settings, then the steps.
+                with lock.StackLock(ctx.client("dynamodb"), ctx.names, "up") as held:
+                    stored = stack_settings.load(ctx.client("ssm"), ctx.names) or Settings()
+                    job = engine.Job(replace(ctx, settings=stored), sources, "sk-bench")
+                    return engine.up(job, guard=held.check).record
 
             def change_code(ctx: DeployContext) -> RunRecord:
                 handler = code_dir / "chat.py"
                 handler.write_text(handler.read_text() + "\n# changed\n")
                 return up(ctx)
 
-            def remove(ctx: DeployContext) -> RunRecord:
-                return teardown.teardown(ctx, inventory.take(ctx))
+            def remove(ctx: DeployContext) -> RunRecord | None:
+                dynamodb = ctx.client("dynamodb")
+                found = inventory.take(ctx)
+                if not found.present and not lock.table_exists(dynamodb, ctx.names):
+                    return None  # "Nothing to delete": no lock taken
+                with lock.StackLock(dynamodb, ctx.names, "teardown") as held:
+                    record = teardown.teardown(ctx, inventory.take(ctx), guard=held.check)
+                    lock.delete_table(dynamodb, ctx.names)
+                return record
 
             phases = [
                 measure("fresh `up`", up),
@@ -161,8 +191,8 @@ def run(files: int, kib: int, real_layer: bool) -> dict[str, Any]:
         "site_sync": {k: round(v, 3) for k, v in sync.items()},
         "markdown": "\n".join(
             [
-                "| run | reads | writes | wall time (s) |",
-                "| --- | ---: | ---: | ---: |",
+                "| run | reads | writes to the stack | lock item writes | wall time (s) |",
+                "| --- | ---: | ---: | ---: | ---: |",
                 *(p.row() for p in phases),
             ]
         ),

@@ -1,4 +1,5 @@
 /// <reference types="vitest/config" />
+import { readFileSync } from "node:fs";
 import { defineConfig, type Plugin } from "vite";
 
 // Defence in depth behind the Markdown sanitizer: no inline or foreign scripts, no images
@@ -34,6 +35,17 @@ function contentSecurityPolicy(): Plugin {
 // every call stays same-origin.
 const apiTarget = process.env.API_TARGET ?? "http://127.0.0.1:8000";
 
+// The API's routes, read from the contract (docs/api.md's "## `METHOD /path`" headings, which
+// tests/test_contract_http.py checks against the route table in chatbot_deploy/app_spec.py):
+// a new route is proxied without editing this file.
+const apiPaths = [
+  ...readFileSync(new URL("../docs/api.md", import.meta.url), "utf8").matchAll(
+    /^## `(?:GET|POST|PUT|PATCH|DELETE) (\/\S*)`/gm,
+  ),
+]
+  .map((match) => match[1])
+  .filter((path) => path !== "/config.json"); // answered by the dev server itself
+
 function devConfig(): Plugin {
   return {
     name: "chatbot-dev-config",
@@ -57,10 +69,7 @@ export default defineConfig({
   server: {
     // The contract test reads ../docs/api.md (the page both sides are tested against).
     fs: { allow: [".", "../docs"] },
-    proxy: {
-      "/login": apiTarget,
-      "/chat": apiTarget,
-    },
+    proxy: Object.fromEntries(apiPaths.map((path) => [path, apiTarget])),
   },
   test: {
     environment: "jsdom",

@@ -100,3 +100,25 @@ def test_a_run_that_loses_its_lock_stops_before_its_next_step(app, monkeypatch, 
     assert code == 1
     assert "lost the lock on stack chatbot" in err and "Traceback" not in err
     assert boto3.client("apigatewayv2").get_apis()["Items"] == []  # the API step never ran
+
+
+def test_a_no_op_up_writes_only_the_lock(app, monkeypatch, capsys):
+    """Through the command, with its lock: nothing of the stack is written, and the only
+    writes are taking and releasing the lock's item."""
+    from chatbot_deploy.commands import up as up_command
+    from chatbot_deploy.deploy.calls import CallLog
+
+    run(monkeypatch, capsys, "up", "--json")
+    logs: list[CallLog] = []
+    real_connect = up_command.connect
+
+    def connect(profile, region):
+        aws = real_connect(profile, region)
+        logs.append(CallLog().attach(aws.session))
+        return aws
+
+    monkeypatch.setattr(up_command, "connect", connect)
+    code, out, err = run(monkeypatch, capsys, "up", "--json")
+    assert code == 0, err
+    assert json.loads(out)["changed"] == []
+    assert sorted(logs[0].writes) == [("dynamodb", "DeleteItem"), ("dynamodb", "PutItem")]
