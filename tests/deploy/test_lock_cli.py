@@ -110,7 +110,7 @@ def test_a_no_op_up_writes_only_the_lock(app, monkeypatch, capsys):
 
     run(monkeypatch, capsys, "up", "--json")
     logs: list[CallLog] = []
-    real_connect = up_command.connect
+    from chatbot_deploy.aws import connect as real_connect
 
     def connect(profile, region):
         aws = real_connect(profile, region)
