@@ -141,11 +141,14 @@ def run_steps(
     failure: BaseException | None = None
 
     def start(step: Step, inputs: Outputs) -> Outcome:
-        # Timed from when a worker takes it, not when it was queued: with fewer workers than
-        # ready steps, queued steps have not started.
+        # Timed by the worker that runs it, not when it was queued (with fewer workers than
+        # ready steps, queued steps have not started) nor when the loop below notices it.
         record.steps[step.key].started = time.monotonic()
         report.started(step)
-        return step.run(inputs)
+        try:
+            return step.run(inputs)
+        finally:
+            record.steps[step.key].finished = time.monotonic()
 
     def launch(pool: ThreadPoolExecutor) -> None:
         nonlocal failure
@@ -168,7 +171,6 @@ def run_steps(
             for future in done:
                 step = running.pop(future)
                 step_record = record.steps[step.key]
-                step_record.finished = time.monotonic()
                 error = future.exception()
                 if error is not None:
                     report.failed(step, error, step_record.seconds)
