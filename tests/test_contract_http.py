@@ -291,6 +291,14 @@ def test_a_failing_authorizer_is_api_gateway_s_500(app, monkeypatch):
     assert reply.json() == {"message": "Internal Server Error"}
 
 
+def test_the_contract_documents_exactly_the_route_table():
+    """docs/api.md's route sections are the route table's routes (the web app's dev proxy
+    reads them from the page), no more, no fewer."""
+    from chatbot_deploy import app_spec
+
+    assert set(contract.ROUTES) == {route.route_key for route in app_spec.ROUTES}
+
+
 def test_zz_every_documented_answer_was_produced(request):
     """Runs last (file order): each row of docs/api.md's tables matched some answer above,
     so the page describes nothing that no longer happens."""
@@ -304,11 +312,3 @@ def test_zz_every_documented_answer_was_produced(request):
         if (route, row) not in SEEN
     ]
     assert missing == []
-
-
-def test_the_contract_documents_exactly_the_route_table():
-    """docs/api.md's route sections are the route table's routes (the web app's dev proxy
-    reads them from the page), no more, no fewer."""
-    from chatbot_deploy import app_spec
-
-    assert set(contract.ROUTES) == {route.route_key for route in app_spec.ROUTES}
