@@ -11,10 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import botocore.exceptions
-
 from chatbot_deploy import app_spec
-from chatbot_deploy.aws import error_code
+from chatbot_deploy.aws import succeeded
 from chatbot_deploy.deploy import emulators
 from chatbot_deploy.deploy.context import DeployContext
 from chatbot_deploy.deploy.graph import Outcome, Outputs
@@ -236,18 +234,15 @@ def ensure_api(ctx: DeployContext, function_arns: Mapping[str, str]) -> Outcome:
 
 
 def delete_api(ctx: DeployContext, api_id: str) -> bool:
-    try:
-        ctx.client("apigatewayv2").delete_api(ApiId=api_id)
-    except botocore.exceptions.ClientError as exc:
-        if error_code(exc) == "NotFoundException":
-            return False
-        raise
-    return True
+    return succeeded(
+        lambda: ctx.client("apigatewayv2").delete_api(ApiId=api_id), unless="NotFoundException"
+    )
 
 
 class HttpApi(Unit):
     """The stack's one HTTP API. Found by tag (names are not unique); should a race or a
-    crash ever have left a second one, `up` keeps the oldest and removes the others."""
+    crash ever have left a second one, `up` keeps the one with the most routes (then the
+    oldest) and removes the others."""
 
     kind = "api"
     title = "HTTP API"
@@ -272,6 +267,3 @@ class HttpApi(Unit):
     def keep(self, ctx: DeployContext, outputs: Outputs) -> set[str]:
         info: ApiInfo = outputs[self.kind]
         return {info.api_id}
-
-    def missing(self, ctx: DeployContext, found: list[Found]) -> list[str]:
-        return [] if found else [ctx.names.api_name]

@@ -130,6 +130,3 @@ class Layer(Unit):
 
     def keep(self, ctx: DeployContext, outputs: Outputs) -> set[str]:
         return {str(outputs[self.kind])}
-
-    def missing(self, ctx: DeployContext, found: list[Found]) -> list[str]:
-        return [] if found else [ctx.names.layer]

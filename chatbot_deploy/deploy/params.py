@@ -53,7 +53,8 @@ def ensure_jwt_secret(ctx: DeployContext) -> Outcome:
     name = ctx.names.jwt_secret_param
     if get_value(ctx, name) is not None:
         return Outcome("unchanged", name)
-    created = _create(ctx, name, secrets.token_urlsafe(JWT_SECRET_BYTES), "JWT signing secret")
+    secret = secrets.token_urlsafe(JWT_SECRET_BYTES)
+    created = _create(ctx, name, secret, app_spec.PARAMETERS["jwt-secret"].description)
     return Outcome("created" if created else "unchanged", name, created)
 
 
@@ -65,7 +66,8 @@ def ensure_openai_key(ctx: DeployContext, key: str | None) -> Outcome:
         if current is None:
             raise UserError(missing_key_message())
         return Outcome("unchanged", name)
-    if current is None and _create(ctx, name, key, "OpenAI API key"):
+    description = app_spec.PARAMETERS["openai-api-key"].description
+    if current is None and _create(ctx, name, key, description):
         return Outcome("created", name, True)
     ctx.client("ssm").put_parameter(Name=name, Value=key, Type="SecureString", Overwrite=True)
     return Outcome("updated", name, True)

@@ -64,22 +64,22 @@ class RichReporter:
         style = "bold" if outcome.changed else "dim"
         text = f"{step.title:<{TITLE_WIDTH}} [{style}]{outcome.summary}[/]"
         if self.live:
-            with self.lock:
-                task = self.tasks.get(step.key)
-                if task is None:  # a quiet step that changed something
-                    task = self.tasks[step.key] = self.progress.add_task(text, total=1)
-            self.progress.update(task, description=text, completed=1)
+            self.progress.update(self._task(step, text), description=text, completed=1)
         else:
             self.console.print(f"[green]✓[/] {text} [dim]{seconds:.1f}s[/]")
 
     def failed(self, step: Step, error: BaseException, seconds: float) -> None:
         text = f"[red]{step.title:<{TITLE_WIDTH}} failed ✗[/]"
         if self.live:
-            with self.lock:
-                task = self.tasks.get(step.key)
-                if task is None:
-                    task = self.tasks[step.key] = self.progress.add_task(text, total=1)
+            task = self._task(step, text)
             self.progress.update(task, description=text)
             self.progress.stop_task(task)
         else:
             self.console.print(f"{text} [dim]{seconds:.1f}s[/]")
+
+    def _task(self, step: Step, text: str) -> TaskID:
+        """The step's line, added now for a quiet step (not shown while it ran)."""
+        with self.lock:
+            if step.key not in self.tasks:
+                self.tasks[step.key] = self.progress.add_task(text, total=1)
+            return self.tasks[step.key]

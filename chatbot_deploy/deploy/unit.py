@@ -96,9 +96,14 @@ class Unit:
         return set(self.wanted(ctx))
 
     def missing(self, ctx: DeployContext, found: list[Found]) -> list[str]:
-        """Wanted instances that do not exist (their names), for `status`."""
+        """Wanted instances that do not exist (their names), for `status`. A singleton
+        (key "") is there when anything of its kind is: its found keys are ids (an API id, a
+        layer version ARN)."""
+        wanted = self.wanted(ctx)
+        if wanted == [""]:
+            return [] if found else [self.name(ctx, "")]
         have = {item.key for item in found}
-        return [self.name(ctx, key) for key in self.wanted(ctx) if key not in have]
+        return [self.name(ctx, key) for key in wanted if key not in have]
 
     def step_title(self, key: str) -> str:
         return f"{self.title} {key}".strip()
