@@ -38,6 +38,7 @@ from typing import Any
 import botocore.exceptions
 
 from chatbot_deploy.aws import error_code, succeeded
+from chatbot_deploy.deploy.table import WAITER_CONFIG, create_on_demand
 from chatbot_deploy.errors import UserError
 from chatbot_deploy.names import StackNames
 
@@ -45,7 +46,6 @@ LEASE_S = 60.0
 WAIT_S = 120.0
 POLL_S = 2.0
 
-WAITER_CONFIG = {"Delay": 2, "MaxAttempts": 60}
 LOCK_ID = "lock"
 KEY = {"id": {"S": LOCK_ID}}
 
@@ -158,23 +158,11 @@ def ensure_table(dynamodb: Any, names: StackNames) -> bool:
     if status == "DELETING":
         dynamodb.get_waiter("table_not_exists").wait(TableName=name, WaiterConfig=WAITER_CONFIG)
         status = None
-    created = False
     if status is None:
-        try:
-            dynamodb.create_table(
-                TableName=name,
-                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                BillingMode="PAY_PER_REQUEST",
-                Tags=[{"Key": key, "Value": value} for key, value in names.tags.items()],
-            )
-            created = True
-        except botocore.exceptions.ClientError as exc:
-            if error_code(exc) != "ResourceInUseException":
-                raise
+        return create_on_demand(dynamodb, name, "id", names.tags)
     if status != "ACTIVE":
         dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig=WAITER_CONFIG)
-    return created
+    return False
 
 
 def table_exists(dynamodb: Any, names: StackNames) -> bool:

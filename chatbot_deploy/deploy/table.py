@@ -26,26 +26,34 @@ def get_table(ctx: DeployContext, key: str) -> dict[str, Any] | None:
         raise
 
 
+def create_on_demand(dynamodb: Any, name: str, hash_key: str, tags: dict[str, str]) -> bool:
+    """Create an on-demand table keyed by the string `hash_key`, tagged, and wait until it is
+    ACTIVE. False if it was there already (made by a concurrent run): then only wait."""
+    try:
+        dynamodb.create_table(
+            TableName=name,
+            AttributeDefinitions=[{"AttributeName": hash_key, "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": hash_key, "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+            Tags=[{"Key": key, "Value": value} for key, value in tags.items()],
+        )
+        created = True
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) != "ResourceInUseException":
+            raise
+        created = False
+    dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig=WAITER_CONFIG)
+    return created
+
+
 def ensure_table(ctx: DeployContext, key: str) -> Outcome:
-    spec = app_spec.TABLES[key]
     dynamodb = ctx.client("dynamodb")
     name = ctx.names.table(key)
     table = get_table(ctx, key)
     changed = False
     if table is None:
-        try:
-            dynamodb.create_table(
-                TableName=name,
-                AttributeDefinitions=[{"AttributeName": spec.hash_key, "AttributeType": "S"}],
-                KeySchema=[{"AttributeName": spec.hash_key, "KeyType": "HASH"}],
-                BillingMode="PAY_PER_REQUEST",
-                Tags=[{"Key": key, "Value": value} for key, value in ctx.names.tags.items()],
-            )
-            changed = True
-        except botocore.exceptions.ClientError as exc:
-            if error_code(exc) != "ResourceInUseException":
-                raise
-    if table is None or table.get("TableStatus") != "ACTIVE":
+        changed = create_on_demand(dynamodb, name, app_spec.TABLES[key].hash_key, ctx.names.tags)
+    elif table.get("TableStatus") != "ACTIVE":
         dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig=WAITER_CONFIG)
     return Outcome("created" if changed else "unchanged", name, changed)
 
