@@ -90,6 +90,8 @@ BAD_LOGIN = [
     ("username too long", {"username": "a" * 65, "password": "x"}, 400),
     ("body over 256 KiB", {"username": "alice", "password": "x" * 300_000}, 413),
     ("invalid utf-8", b'{"username": "\xff\xfe", "password": "x"}', 400),
+    ("lone surrogate username", b'{"username": "\\udfff", "password": "x"}', 400),
+    ("lone surrogate password", b'{"username": "alice", "password": "pw\\ud800pw"}', 400),
 ]
 
 
@@ -117,6 +119,7 @@ BAD_CHAT = [
     ("last message not user", {"messages": [{"role": "assistant", "content": "x"}]}, 400),
     ("too many messages", {"messages": [{"role": "user", "content": "x"}] * 101}, 400),
     ("body over 256 KiB", {"messages": [{"role": "user", "content": "x" * 300_000}]}, 413),
+    ("lone surrogate content", b'{"messages": [{"role": "user", "content": "\\ud800"}]}', 400),
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,8 @@ MAX_MESSAGES = 100
 MAX_MESSAGE_CHARS = 32_000
 MAX_TOTAL_CHARS = 100_000
 ROLES = ("system", "user", "assistant")
+# The only code points a Python str can hold that UTF-8 cannot encode.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class RequestError(HttpError):
@@ -59,7 +62,32 @@ def json_object(event: Event) -> dict[str, Any]:
         raise RequestError("request body is not valid JSON") from exc
     if not isinstance(parsed, dict):
         raise RequestError("request body must be a JSON object")
+    _check_text(parsed)
     return parsed
+
+
+NOT_UNICODE = (
+    "request body holds text that is not valid Unicode (a lone surrogate escape such as "
+    "\\udfff); send UTF-8 text"
+)
+
+
+def _check_text(parsed: dict[str, Any]) -> None:
+    """Refuse a body with a string, key or value at any depth, that cannot be encoded as
+    UTF-8: JSON's ``\\ud800``-``\\udfff`` escapes (and ``json.loads``' surrogatepass
+    decoding) let a lone surrogate through, and it fails later (hashing, DynamoDB, the
+    model's HTTP client) as a 500. Iterative: a body nested as deep as ``json.loads``
+    allows must not overflow the stack here."""
+    pending: list[Any] = [parsed]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str) and _SURROGATE.search(item):
+            raise RequestError(NOT_UNICODE)
 
 
 def _string_field(body: dict[str, Any], name: str, max_chars: int) -> str:

@@ -71,6 +71,44 @@ def test_bad_chat_bodies(case, body, status):
     assert info.value.status == status
 
 
+# A lone surrogate escape parses into a str that UTF-8 cannot encode; it failed later
+# (scrypt, DynamoDB, the model's HTTP client) as a 500.
+NOT_UNICODE = [
+    ("login username", '{"username": "\\udfff", "password": "x"}', parse_login),
+    ("login password", '{"username": "alice", "password": "pw\\ud800"}', parse_login),
+    ("login unknown key", '{"username": "a", "password": "b", "\\udc00": 1}', parse_login),
+    ("login nested", '{"username": "a", "password": "b", "x": [{"y": ["\\ud800"]}]}', parse_login),
+    ("chat content", '{"messages": [{"role": "user", "content": "\\ud800"}]}', parse_chat),
+    ("chat role", '{"messages": [{"role": "\\udbff", "content": "x"}]}', parse_chat),
+    ("chat item key", '{"messages": [{"role": "user", "content": "x", "\\ud800": 1}]}', parse_chat),
+    ("raw surrogate bytes", b'{"username": "\xed\xa0\x80", "password": "x"}', parse_login),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "parse"), NOT_UNICODE, ids=[c[0] for c in NOT_UNICODE])
+def test_text_that_is_not_unicode_is_a_400(case, body, parse):
+    for b64 in (False, True):
+        with pytest.raises(RequestError) as info:
+            parse(event(body, b64=b64) if isinstance(body, str) else event(body, b64=True))
+        assert info.value.status == 400
+        assert "not valid Unicode" in info.value.message
+
+
+def test_surrogate_pairs_and_other_unicode_are_fine():
+    body = '{"messages": [{"role": "user", "content": "\\ud83d\\ude00 \\u00e9 \\u0000 \u4f60"}]}'
+    request = parse_chat(event(body))
+    assert request.messages[0].content == "\U0001f600 \u00e9 \u0000 \u4f60"
+
+
+def test_a_body_nested_as_deep_as_json_allows_is_checked_without_recursion():
+    depth = 900  # json.loads accepts it (the default recursion limit is 1000)
+    nested = "[" * depth + '"\\udfff"' + "]" * depth
+    body = '{"username": "a", "password": "b", "x": ' + nested + "}"
+    with pytest.raises(RequestError) as info:
+        parse_login(event(body))
+    assert info.value.status == 400
+
+
 def test_valid_chat_keeps_order_and_roles():
     body = {
         "messages": [
