@@ -21,6 +21,7 @@ import botocore.exceptions
 
 from chatbot_deploy.aws import Aws, aws_errors, error_code, succeeded
 from chatbot_deploy.errors import UserError
+from chatbot_deploy.hints import command_line
 from chatbot_deploy.names import StackNames
 from chatbot_lambda import passwords, users
 from chatbot_lambda.validation import MAX_PASSWORD_CHARS, MAX_USERNAME_CHARS
@@ -45,11 +46,14 @@ def validate_username(username: str) -> str:
 
 
 def validate_password(password: str) -> str:
+    """The rules for every password this tool sets (add-user, `local --user`)."""
     if len(password) < MIN_PASSWORD_CHARS:
         raise UserError(f"password too short: use at least {MIN_PASSWORD_CHARS} characters")
     if len(password) > MAX_PASSWORD_CHARS:
         # The login endpoint refuses longer passwords, so such a user could never log in.
         raise UserError(f"password too long: use at most {MAX_PASSWORD_CHARS} characters")
+    if not password.strip():
+        raise UserError("invalid password: it is only whitespace; use some other characters")
     return password
 
 
@@ -82,7 +86,7 @@ class UserStore:
         dynamodb = aws.client("dynamodb")
         missing = UserError(
             f"no users table '{table}' in {aws.region}: deploy the stack first with "
-            f"`chatbot-deploy up --stack {names.stack}`"
+            f"`{command_line('up', stack=names.stack, aws=aws)}`"
         )
         with aws_errors("DescribeTable"):
             try:

@@ -74,6 +74,22 @@ def items(dynamodb: Any, names: StackNames = NAMES) -> dict[str, dict[str, Any]]
     return {item[users.KEY]["S"]: item for item in found}
 
 
+@pytest.fixture
+def at_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A person at the terminal: prompts are answered from the test's input."""
+    from chatbot_deploy.commands import confirm
+
+    monkeypatch.setattr(confirm, "interactive", lambda: True)
+
+
+@pytest.fixture
+def person(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Call it to put a person at the terminal from then on (after users are added)."""
+    from chatbot_deploy.commands import confirm
+
+    return lambda: monkeypatch.setattr(confirm, "interactive", lambda: True)
+
+
 def stored_hash(dynamodb: Any, username: str) -> str:
     return str(items(dynamodb)[username][users.HASH_ATTRIBUTE]["S"])
 
@@ -85,7 +101,9 @@ def add(username: str, password: str = PASSWORD, *extra: str) -> Any:
 # ---------------------------------------------------------------- add-user
 
 
-def test_add_user_with_hidden_prompt_asked_twice(dynamodb: Any, real_hash_cost: None) -> None:
+def test_add_user_with_hidden_prompt_asked_twice(
+    dynamodb: Any, real_hash_cost: None, at_terminal: None
+) -> None:
     result = run("add-user", "alice", input=f"{PASSWORD}\n{PASSWORD}\n")
     assert result.code == 0, result
     assert "User 'alice' added to 'chatbot-users' in eu-west-1." in result.err_text
@@ -106,10 +124,10 @@ def test_add_user_with_hidden_prompt_asked_twice(dynamodb: Any, real_hash_cost: 
     }
 
 
-def test_prompt_asks_again_when_the_two_entries_differ(dynamodb: Any) -> None:
+def test_prompt_asks_again_when_the_two_entries_differ(dynamodb: Any, at_terminal: None) -> None:
     result = run("add-user", "alice", input=f"first-try1\nsecond-try\n{PASSWORD}\n{PASSWORD}\n")
     assert result.code == 0, result
-    assert "do not match" in result.stderr
+    assert "the two entries differ" in result.stderr
     assert passwords.verify_password(PASSWORD, stored_hash(dynamodb, "alice"))
     for secret in ("first-try1", "second-try", PASSWORD):
         assert secret not in result.all_output
@@ -172,6 +190,8 @@ def test_longest_and_all_allowed_characters_are_accepted(dynamodb: Any) -> None:
         ("", "password too short: use at least 8 characters"),
         ("seven77", "password too short: use at least 8 characters"),
         ("x" * 1025, "password too long: use at most 1024 characters"),
+        (" " * 8, "invalid password: it is only whitespace"),
+        ("\t \u00a0 \u2003  \t", "invalid password: it is only whitespace"),
     ],
 )
 def test_bad_password_is_refused_and_changes_nothing(
@@ -183,11 +203,48 @@ def test_bad_password_is_refused_and_changes_nothing(
     assert items(dynamodb) == {}
 
 
-def test_short_password_from_prompt_is_refused(dynamodb: Any) -> None:
+def test_short_password_from_prompt_is_refused(dynamodb: Any, at_terminal: None) -> None:
     result = run("add-user", "alice", input="short\nshort\n")
     assert result.code == 1
     assert "password too short" in result.err_text
     assert items(dynamodb) == {}
+
+
+def test_bad_password_is_refused_before_it_is_asked_again(dynamodb: Any, at_terminal: None) -> None:
+    result = run("add-user", "alice", input="        \n")
+    assert result.code == 1
+    assert "only whitespace" in result.err_text
+    assert "Repeat for confirmation" not in result.stderr
+    assert items(dynamodb) == {}
+
+
+def test_prompt_gives_up_after_three_mismatches(dynamodb: Any, at_terminal: None) -> None:
+    result = run("add-user", "alice", input="first-try1\nother-try1\n" * 3)
+    assert result.code == 1
+    assert "differed 3 times: nothing was changed" in result.err_text
+    assert items(dynamodb) == {}
+
+
+def test_no_terminal_and_no_password_stdin_says_what_to_do(dynamodb: Any) -> None:
+    result = run("add-user", "alice", input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert result.code == 1
+    assert result.err_text == (
+        "Error: no terminal to ask for the password on: pipe it in with --password-stdin"
+    )
+    assert "Warning" not in result.all_output  # not getpass's raw GetPassWarning
+    assert items(dynamodb) == {}
+
+
+def test_password_stdin_must_be_utf8(dynamodb: Any) -> None:
+    from typer.testing import CliRunner
+
+    from chatbot_deploy.commands import users as users_command
+
+    with (
+        CliRunner().isolation(input=b"\xff\xfepassword\n"),
+        pytest.raises(UserError, match="not UTF-8 text"),
+    ):
+        users_command.read_password(from_stdin=True)
 
 
 def test_password_stdin_refuses_a_terminal(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -335,26 +392,38 @@ def test_remove_user_with_yes(dynamodb: Any) -> None:
     assert set(items(dynamodb)) == {"bob"}
 
 
-def test_remove_user_asks_first(dynamodb: Any) -> None:
+def test_remove_user_asks_first(dynamodb: Any, person: Any) -> None:
     assert add("alice").code == 0
+    person()
     result = run("remove-user", "alice", input="y\n")
     assert result.code == 0, result
     assert "Remove user 'alice' from 'chatbot-users' in eu-west-1? [y/N]" in result.err_text
     assert items(dynamodb) == {}
 
 
-def test_remove_user_declined_changes_nothing(dynamodb: Any) -> None:
+def test_remove_user_declined_changes_nothing(dynamodb: Any, person: Any) -> None:
     assert add("alice").code == 0
+    person()
     before = items(dynamodb)
-    for answer in ("n\n", "\n", ""):
-        result = run("remove-user", "alice", input=answer)
+    for answer, said in (("n\n", "not confirmed"), ("\n", "not confirmed"), ("", "Aborted")):
+        result = run("remove-user", "alice", input=answer)  # "": end of input (Ctrl-D)
         assert result.code == 1
-        assert "Aborted" in result.stderr
+        assert said in result.err_text
         assert items(dynamodb) == before
 
 
-def test_remove_missing_user_is_refused_without_asking(dynamodb: Any) -> None:
+def test_remove_user_off_a_terminal_needs_yes_as_teardown_does(dynamodb: Any) -> None:
+    """A piped `y` is not a person agreeing: refused, the same in every command."""
     assert add("alice").code == 0
+    result = run("remove-user", "alice", input="y\n")
+    assert result.code == 1
+    assert result.err_text == "Error: this needs confirmation and there is no terminal: pass --yes"
+    assert set(items(dynamodb)) == {"alice"}
+
+
+def test_remove_missing_user_is_refused_without_asking(dynamodb: Any, person: Any) -> None:
+    assert add("alice").code == 0
+    person()
     before = items(dynamodb)
     result = run("remove-user", "alicia", input="y\n")
     assert result.code == 1

@@ -11,27 +11,37 @@ import threading
 from typing import Annotated
 
 import typer
-from rich.panel import Panel
+from rich.text import Text
 
-from chatbot_deploy import paths, stack_settings
+from chatbot_deploy import app_spec, paths, stack_settings
 from chatbot_deploy.commands.options import Model, OpenAIBaseUrl, SystemPrompt
-from chatbot_deploy.console import err, out
+from chatbot_deploy.console import columns, err, out, print_lines
 from chatbot_deploy.errors import UserError
 from chatbot_deploy.local import LocalUser
+from chatbot_deploy.userstore import validate_password, validate_username
 
 DEMO_USER = "demo"
 
 
 def parse_user(text: str) -> LocalUser:
+    """NAME:PASSWORD, held to the rules `add-user` applies (the password is never shown)."""
     username, sep, password = text.partition(":")
-    if not sep or not username or not password:
-        raise typer.BadParameter(f"expected NAME:PASSWORD, got {text.split(':')[0]!r}:…")
-    return LocalUser(username, password)
+    if not sep:
+        raise typer.BadParameter(f"expected NAME:PASSWORD, got no ':' after {username!r}")
+    try:
+        return LocalUser(validate_username(username), validate_password(password))
+    except UserError as exc:
+        raise typer.BadParameter(f"user {username!r}: {exc}", param_hint="--user") from exc
 
 
 def local(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port for the app, the API and /config.json.")] = 8000,
+    port: Annotated[
+        int,
+        typer.Option(
+            min=0, max=65535, help="Port for the app, the API and /config.json (0: any free one)."
+        ),
+    ] = 8000,
     user: Annotated[
         list[str] | None,
         typer.Option(
@@ -82,22 +92,24 @@ def local(
                 server = LocalServer((host, port), api, paths.web_dist(), aws.names.stack)
             except OSError as exc:
                 raise UserError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
-        lines = [
-            f"[bold]App[/]    {server.url}/",
-            f"[bold]API[/]    {server.url}  (POST /login, POST /chat)",
-        ]
+        routes = ", ".join(route.route_key for route in app_spec.ROUTES)
+        rows = [["App", f"{server.url}/"], ["API", f"{server.url}  ({routes})"]]
         for item in users:
             shown = item.password if generated else "(as given)"
-            lines.append(f"[bold]User[/]   {item.username}  password: {shown}")
+            rows.append(["User", f"{item.username}  password: {shown}"])
+        lines: list[str | Text] = [
+            Text("chatbot-deploy local is running.", style="bold green"),
+            *columns(rows, indent=2),
+        ]
         if not api_key:
-            lines.append("[yellow]OPENAI_API_KEY is not set: chat will answer an error.[/]")
+            lines.append(Text("OPENAI_API_KEY is not set: chat will answer an error.", "yellow"))
         if paths.web_dist() is None:
-            lines.append("[yellow]The web app is not built; / explains how.[/]")
+            lines.append(Text("The web app is not built; / explains how.", "yellow"))
         lines.append("Press Ctrl-C to stop.")
         # Ctrl-C and SIGTERM stop it cleanly, handled before anyone is told the app is up.
         stop = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda _signum, _frame: stop.set())
-        out.print(Panel("\n".join(lines), title="chatbot-deploy local", expand=False))
+        print_lines(out, lines)
         serve(server, stop)
     err.print("Stopped.")

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from chatbot_deploy.aws import Aws
 from chatbot_deploy.console import err
 from chatbot_deploy.deploy import lock
+from chatbot_deploy.hints import command_line
 from chatbot_deploy.names import StackNames
 
 
@@ -30,6 +31,7 @@ def stack_lock(aws: Aws, names: StackNames, command: str) -> Iterator[lock.Stack
         wait_s=lock.WAIT_S,
         poll_s=lock.POLL_S,
         on_wait=on_wait,
+        unlock=command_line("unlock", stack=names.stack, aws=aws),
     )
     with held:
         yield held

@@ -12,6 +12,7 @@ from chatbot_deploy.app_spec import FUNCTION_KINDS
 from chatbot_deploy.aws import aws_errors, connect
 from chatbot_deploy.commands.options import STACK_DEFAULT, Profile, Region, Stack
 from chatbot_deploy.console import err, out
+from chatbot_deploy.hints import command_line
 from chatbot_deploy.logs.events import LogEvent, parse_since
 from chatbot_deploy.logs.fetch import fetch
 from chatbot_deploy.logs.follow import Follower, LiveTail, live_tail
@@ -106,7 +107,7 @@ def logs(
         if len(history.missing) == len(kinds):
             notice(
                 f"no logs at all for stack '{stack}' in {aws.region}: is it deployed here? "
-                f"(`chatbot-deploy up --stack {stack}`)"
+                f"(`{command_line('up', stack=stack, aws=aws)}`)"
             )
         emit(history.events)
         if not history.events and len(history.missing) < len(kinds):

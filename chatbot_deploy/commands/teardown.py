@@ -10,7 +10,9 @@ from chatbot_deploy.console import err, out
 from chatbot_deploy.deploy import inventory, lock
 from chatbot_deploy.deploy import teardown as engine
 from chatbot_deploy.deploy.context import DeployContext
+from chatbot_deploy.deploy.graph import StepsInterrupted
 from chatbot_deploy.deploy.progress import RichReporter
+from chatbot_deploy.hints import command_line, interrupted
 from chatbot_deploy.names import StackNames
 
 
@@ -44,8 +46,12 @@ def teardown(
         confirm("Delete all of these?", yes=yes)
         with stack_lock(aws, names, "teardown") as held:
             current = inventory.take(ctx)  # again: a run we waited for may have changed it
-            with RichReporter(err) as reporter:
-                engine.teardown(ctx, current, reporter, guard=held.check)
+            try:
+                with RichReporter(err) as reporter:
+                    engine.teardown(ctx, current, reporter, guard=held.check)
+            except StepsInterrupted as stopped:
+                rerun = command_line("teardown", stack=stack, aws=aws)
+                raise interrupted(stopped, rerun) from None
             # Last, and before releasing: a run waiting for the lock then finds no table,
             # makes a new one and builds the whole stack again, never half of it.
             lock.delete_table(dynamodb, names)

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from rich.markup import escape
-from rich.panel import Panel
+from rich.text import Text
 
 from chatbot_deploy import stack_settings
 from chatbot_deploy.aws import aws_errors, connect
@@ -26,11 +26,12 @@ from chatbot_deploy.commands.options import (
     Stack,
     SystemPrompt,
 )
-from chatbot_deploy.console import err, out
+from chatbot_deploy.console import columns, err, out, print_lines
 from chatbot_deploy.deploy import adopt, engine, params
 from chatbot_deploy.deploy.context import DeployContext
-from chatbot_deploy.deploy.graph import SilentReporter
+from chatbot_deploy.deploy.graph import SilentReporter, StepsInterrupted
 from chatbot_deploy.deploy.progress import RichReporter
+from chatbot_deploy.hints import command_line, interrupted
 from chatbot_deploy.names import StackNames
 from chatbot_deploy.stack_settings import Settings
 
@@ -79,14 +80,17 @@ def up(
             settings = stack_settings.apply(stored, given, resets)
             changes = stack_settings.changes(stored, settings)
             job = engine.Job(replace(base, settings=settings), engine.default_sources(), key)
-            if json_output:
-                result = engine.up(job, SilentReporter(), guard=lock.check)
-            else:
-                err.print(f"Deploying stack [bold]{stack}[/] to {base.region} ({base.account})")
-                for change in changes:
-                    err.print(f"  setting {escape(change.describe())}")
-                with RichReporter(err) as reporter:
-                    result = engine.up(job, reporter, guard=lock.check)
+            try:
+                if json_output:
+                    result = engine.up(job, SilentReporter(), guard=lock.check)
+                else:
+                    err.print(f"Deploying stack [bold]{stack}[/] to {base.region} ({base.account})")
+                    for change in changes:
+                        err.print(f"  setting {escape(change.describe())}")
+                    with RichReporter(err) as reporter:
+                        result = engine.up(job, reporter, guard=lock.check)
+            except StepsInterrupted as stopped:
+                raise interrupted(stopped, command_line("up", stack=stack, aws=aws)) from None
     if json_output:
         print(
             json.dumps(
@@ -100,10 +104,12 @@ def up(
         return
     seconds = result.record.finished - result.record.started
     changed, total = len(result.changed), len(result.record.steps)
-    lines = [
-        f"[bold]Website[/]  {result.website_url}",
-        f"[bold]API[/]      {result.api_url}",
-        "",
+    lines: list[str | Text] = [
+        Text(f"Stack {stack} is up.", style="bold green"),
+        *columns(
+            [["Website", result.website_url], ["API", result.api_url]],
+            indent=2,
+        ),
         f"{changed} of {total} steps changed something ({seconds:.1f} s)."
         if changed
         else f"Already up to date: nothing changed ({seconds:.1f} s).",
@@ -111,12 +117,6 @@ def up(
     if "table:users" in result.changed:  # a new users table: nobody can log in yet
         lines += [
             "Next: add a user, then open the website and log in:",
-            f"  chatbot-deploy add-user --stack {stack} NAME",
+            "  " + command_line("add-user", "NAME", stack=stack, aws=aws),
         ]
-    out.print(
-        Panel.fit(
-            "\n".join(lines),
-            title=f"stack [bold]{stack}[/] is up",
-            border_style="green",
-        )
-    )
+    print_lines(out, lines)

@@ -7,32 +7,51 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from chatbot_deploy.aws import connect
+from chatbot_deploy.commands import confirm as terminal
 from chatbot_deploy.commands.options import STACK_DEFAULT, Json, Profile, Region, Stack, Yes
-from chatbot_deploy.console import err, out
+from chatbot_deploy.console import columns, err, out, print_lines
 from chatbot_deploy.errors import UserError
+from chatbot_deploy.hints import command_line
 from chatbot_deploy.names import StackNames
 from chatbot_deploy.userstore import UserStore, validate_password, validate_username
 
 Username = Annotated[str, typer.Argument(metavar="USERNAME", show_default=False)]
 
 
+PASSWORD_ATTEMPTS = 3
+
+
 def read_password(from_stdin: bool) -> str:
-    """One line from standard input, or a hidden prompt asked twice. Never echoed."""
+    """One line from standard input, or a hidden prompt asked twice. Never echoed. The
+    password is checked against the rules before it is asked a second time."""
     if from_stdin:
-        if sys.stdin.isatty():
+        if terminal.interactive():
             raise UserError(
                 "--password-stdin expects the password piped in, not typed (it would show); "
                 "leave it out to be asked without echo"
             )
-        line = sys.stdin.readline()
+        line = sys.stdin.buffer.readline()
         if not line:
             raise UserError("--password-stdin: nothing on standard input")
-        return line.removesuffix("\n").removesuffix("\r")
-    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True, err=True))
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UserError(
+                "--password-stdin: the password is not UTF-8 text; pipe it in as UTF-8"
+            ) from None
+        return validate_password(text.removesuffix("\n").removesuffix("\r"))
+    if not terminal.interactive():
+        raise UserError("no terminal to ask for the password on: pipe it in with --password-stdin")
+    for _ in range(PASSWORD_ATTEMPTS):
+        first = validate_password(str(typer.prompt("Password", hide_input=True, err=True)))
+        again = str(typer.prompt("Repeat for confirmation", hide_input=True, err=True))
+        if again == first:
+            return first
+        err.print("[red]Error:[/] the two entries differ; type it again.")
+    raise UserError(f"the two entries differed {PASSWORD_ATTEMPTS} times: nothing was changed")
 
 
 def add_user(
@@ -76,7 +95,7 @@ def add_user(
         store.refuse_if_missing(username, hint_add=True)
     else:
         store.refuse_if_exists(username)
-    password = validate_password(read_password(password_stdin))
+    password = read_password(password_stdin)
     if update:
         store.set_password(username, password)
         err.print(f"Password of user '{username}' changed in {store.where}.", highlight=False)
@@ -100,8 +119,7 @@ def remove_user(
     aws = connect(profile, region)
     store = UserStore.open(aws, StackNames(stack))
     store.refuse_if_missing(username)
-    if not yes:
-        typer.confirm(f"Remove user '{username}' from {store.where}?", abort=True, err=True)
+    terminal.confirm(f"Remove user '{username}' from {store.where}?", yes=yes)
     store.remove(username)
     err.print(f"User '{username}' removed from {store.where}.", highlight=False)
 
@@ -126,12 +144,9 @@ def list_users(
         typer.echo(json.dumps(document, indent=2))
         return
     if not found:
-        err.print(
-            f"No users in {store.where}. Add one with `chatbot-deploy add-user NAME`.",
-            highlight=False,
-        )
+        hint = command_line("add-user", "NAME", stack=stack, aws=aws)
+        err.print(f"No users in {store.where}. Add one with `{hint}`.", highlight=False)
         return
-    table = Table("user", "created", box=None, header_style="bold")
-    for info in found:
-        table.add_row(Text(info.username), Text(info.created_at or "-"))
-    out.print(table)
+    header = [Text("user", style="bold"), Text("created", style="bold")]
+    rows = [[info.username, info.created_at or "-"] for info in found]
+    print_lines(out, columns([header, *rows]))

@@ -43,11 +43,7 @@ class DeployContext:
 
         for service in SERVICES:  # clients are created here, once, not inside the threads
             aws.client(service)
-        single_try = {
-            "apigatewayv2": aws.session.client(
-                "apigatewayv2", region_name=aws.region, config=SINGLE_TRY
-            )
-        }
+        single_try = {"apigatewayv2": aws.client("apigatewayv2", SINGLE_TRY)}
         return cls(
             aws=aws,
             names=names,

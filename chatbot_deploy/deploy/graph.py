@@ -3,7 +3,9 @@
 A step is a named callable with the names of the steps it depends on. Independent steps run
 at the same time on a thread pool (AWS calls are I/O-bound); the outputs of finished steps
 are handed to the steps that need them. The first failure stops new steps from starting,
-lets running ones finish, and is raised unchanged so the caller can translate it.
+lets running ones finish, and is raised unchanged so the caller can translate it. Ctrl-C
+does the same: no new step starts, the running ones finish (each is one AWS call or waiter,
+so nothing is left half-made), and `StepsInterrupted` says what was done.
 """
 
 from __future__ import annotations
@@ -83,6 +85,9 @@ class Reporter(Protocol):
 
     def failed(self, step: Step, error: BaseException, seconds: float) -> None: ...
 
+    def stopping(self, running: int) -> None:
+        """Ctrl-C was pressed: `running` steps are being let finish."""
+
 
 class SilentReporter:
     def started(self, step: Step) -> None:
@@ -93,6 +98,25 @@ class SilentReporter:
 
     def failed(self, step: Step, error: BaseException, seconds: float) -> None:
         pass
+
+    def stopping(self, running: int) -> None:
+        pass
+
+
+class StepsInterrupted(Exception):
+    """Ctrl-C stopped the run between steps; `record` has the steps that finished."""
+
+    def __init__(self, record: RunRecord) -> None:
+        super().__init__("interrupted")
+        self.record = record
+
+    @property
+    def done(self) -> list[StepRecord]:
+        return [step for step in self.record.steps.values() if step.outcome is not None]
+
+    @property
+    def changed(self) -> list[StepRecord]:
+        return [step for step in self.done if step.outcome and step.outcome.changed]
 
 
 class GraphError(ValueError):
@@ -167,7 +191,13 @@ def run_steps(
     with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="deploy") as pool:
         launch(pool)
         while running:
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            try:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+            except KeyboardInterrupt:
+                if failure is None:
+                    failure = StepsInterrupted(record)
+                    report.stopping(len(running))
+                continue
             for future in done:
                 step = running.pop(future)
                 step_record = record.steps[step.key]

@@ -96,13 +96,14 @@ class Holder:
 class LockBusy(UserError):
     """Another run holds the stack's lock and did not let go within the wait."""
 
-    def __init__(self, stack: str, holder: Holder) -> None:
+    def __init__(self, stack: str, holder: Holder, unlock: str | None = None) -> None:
         self.stack = stack
         self.holder = holder
+        unlock = unlock or f"chatbot-deploy unlock --stack {stack}"
         super().__init__(
             f"stack {stack} is busy: {holder.describe()}; its lease ends at "
             f"{_utc(holder.expires, '%H:%M:%S')} UTC unless it is renewed; try again when it "
-            f"has finished, or if that run is gone, run `chatbot-deploy unlock --stack {stack}`"
+            f"has finished, or if that run is gone, run `{unlock}`"
         )
 
 
@@ -224,8 +225,10 @@ class StackLock:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         create_table: bool = True,
+        unlock: str | None = None,
     ) -> None:
         self._dynamodb = dynamodb
+        self._unlock = unlock  # the command that breaks this lock, as the user types it
         self._names = names
         self._command = command
         self._lease_s = lease_s
@@ -277,7 +280,7 @@ class StackLock:
                 continue
             remaining = start + self._wait_s - now
             if remaining <= 0:
-                raise LockBusy(self._names.stack, holder)
+                raise LockBusy(self._names.stack, holder, self._unlock)
             if holder.token != waited_for and self._on_wait is not None:
                 self._on_wait(holder)
             waited_for = holder.token

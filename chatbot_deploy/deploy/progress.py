@@ -77,6 +77,12 @@ class RichReporter:
         else:
             self.console.print(f"{text} [dim]{seconds:.1f}s[/]")
 
+    def stopping(self, running: int) -> None:
+        self.console.print(
+            f"[yellow]Stopping: no new step starts; letting the {running} running "
+            f"step{'s' if running != 1 else ''} finish …[/]"
+        )
+
     def _task(self, step: Step, text: str) -> TaskID:
         """The step's line, added now for a quiet step (not shown while it ran)."""
         with self.lock:

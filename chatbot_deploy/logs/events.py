@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 SINCE_UNITS_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _SINCE_RE = re.compile(r"(\d+)\s*([smhdw])")
+# CloudWatch Logs keeps events at most 3,653 days (its longest retention): further back there
+# is nothing to read, and a window past 1970 is refused by the API itself.
+MAX_SINCE_DAYS = 3653
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,13 @@ def parse_since(text: str) -> int:
         raise ValueError(
             f"invalid duration {text!r}: use a number and a unit, like 30s, 10m, 2h, 1d or 1w"
         )
-    return int(match.group(1)) * SINCE_UNITS_S[match.group(2)] * 1000
+    seconds = int(match.group(1)) * SINCE_UNITS_S[match.group(2)]
+    if seconds > MAX_SINCE_DAYS * 86400:
+        raise ValueError(
+            f"{text!r} is too far back: CloudWatch Logs keeps events at most "
+            f"{MAX_SINCE_DAYS} days ({MAX_SINCE_DAYS}d)"
+        )
+    return seconds * 1000
 
 
 # Lambda's platform lines (text log format).

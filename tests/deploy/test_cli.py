@@ -85,6 +85,35 @@ def test_up_prints_a_panel_with_urls_and_next_steps(app, monkeypatch, capsys):
     assert "add-user" not in out  # the table is not new: users may exist already
 
 
+def test_up_output_keeps_urls_whole_and_hints_the_region_given(app, monkeypatch, capsys):
+    """At 80 columns nothing the user copies is wrapped, cut or shortened with "…", and the
+    suggested next command looks in the region the user chose."""
+    monkeypatch.setattr(up_command.out, "_width", 80)
+    monkeypatch.setattr(status_command.out, "_width", 80)
+    code, out, _ = run(monkeypatch, capsys, "up", "--stack", "demo", "--region", REGION)
+    assert code == 0
+    assert f"  chatbot-deploy add-user --stack demo --region {REGION} NAME" in out.splitlines()
+    shown = dict(re.findall(r"^  (Website|API) +(\S+)$", out, re.MULTILINE))
+    code, status_json, _ = run(monkeypatch, capsys, "status", "--stack", "demo", "--json")
+    found = json.loads(status_json)
+    assert shown == {"Website": found["website_url"], "API": found["api_url"]}
+    assert len(found["website_url"]) > 60  # longer than a panel's inside at 80 columns
+    code, text, _ = run(monkeypatch, capsys, "status", "--stack", "demo")
+    assert code == 0 and "…" not in text
+    for resource in found["resources"]:
+        assert re.search(rf"^  ✓ +{resource['kind']} +{re.escape(resource['name'])}", text, re.M)
+    assert re.search(rf"^Website: +{re.escape(found['website_url'])}$", text, re.MULTILINE)
+
+
+def test_help_shows_no_value_after_flags(monkeypatch, capsys):
+    commands = [name for name in cli.command().list_commands(None)]  # type: ignore[arg-type]
+    assert {"up", "teardown", "add-user"} <= set(commands)
+    for args in [(), *((name,) for name in commands)]:
+        code, out, _ = run(monkeypatch, capsys, *args, "--help")
+        assert code == 0 and "--help" in out
+        assert "<bool>" not in out, args
+
+
 def test_teardown_asks_unless_yes(app, monkeypatch, capsys):
     run(monkeypatch, capsys, "up", "--json")
     code, _, err = run(monkeypatch, capsys, "teardown")

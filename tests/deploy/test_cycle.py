@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 
 import pytest
 
@@ -352,7 +353,9 @@ def test_status_text_lists_missing_resources(moto, monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["chatbot-deploy", "status", "--stack", "nothing"])
     with pytest.raises(SystemExit) as exited:
         cli.main()
-    out = capsys.readouterr().out
-    assert exited.value.code == 0
+    captured = capsys.readouterr()
+    out = captured.out
+    assert exited.value.code == 3  # the documented code for "not deployed"
+    assert "Stack nothing is not deployed in" in captured.err
     assert "nothing-login" in out and "missing" in out
-    assert "Website: -" in out
+    assert re.search(r"Website: +-", out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -90,3 +91,37 @@ def test_sigkill_then_up_finishes_the_job(server, workspace, kill_when):
     lam = session.client("lambda", endpoint_url=server)
     assert len(lam.list_functions()["Functions"]) == 3
     assert len(lam.list_layer_versions(LayerName="chatbot-deps")["LayerVersions"]) == 1
+
+
+@pytest.mark.slow
+def test_ctrl_c_says_what_was_done_and_up_finishes_the_job(server, workspace):
+    """SIGINT (Ctrl-C) half way: no new step starts, the running ones finish, one line says
+    what was done and which command finishes it (exit 130), the lock is let go, and the
+    next `up` finishes without waiting for it."""
+    import boto3
+
+    env = _env(server, workspace)
+    session = boto3.Session(region_name=env["AWS_DEFAULT_REGION"])
+    child = _cli(env, "up")
+    deadline = time.monotonic() + 60
+    try:
+        while child.poll() is None and time.monotonic() < deadline:
+            if _made(session, server, "role"):
+                break
+            time.sleep(0.01)
+    finally:
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err
+    assert "Traceback" not in err
+    said = " ".join(err.split())
+    assert "Stopping: no new step starts" in said
+    assert re.search(r"Error: interrupted after \d+ of \d+ steps; changed: .*IAM role", said), said
+    assert "`chatbot-deploy up --stack chatbot` finishes the job" in said
+
+    finished = _cli(env, "up", "--json")
+    _, err = finished.communicate(timeout=120)
+    assert finished.returncode == 0, err
+    assert "Waiting for stack" not in err  # the interrupted run released its lock
+    assert len(session.client("lambda", endpoint_url=server).list_functions()["Functions"]) == 3
