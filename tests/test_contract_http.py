@@ -187,9 +187,17 @@ def test_unknown_routes_get_404(app, method, path):
     assert reply.json() == {"message": "Not Found"}
 
 
-@pytest.mark.parametrize(
-    ("content", "status"), [("[[rate-limit]]", 429), ("[[server-error]]", 502)]
-)
+UPSTREAM_FAILURES = [
+    ("[[rate-limit]]", 429),
+    ("[[server-error]]", 502),
+    ("[[reply:text]]", 502),  # a 200 whose body is not JSON (it was a 500)
+    ("[[reply:bad-json]]", 502),
+    ("[[reply:choices-object]]", 502),
+    ("[[reply:content-null]]", 502),  # it was a 200 with an empty answer
+]
+
+
+@pytest.mark.parametrize(("content", "status"), UPSTREAM_FAILURES)
 def test_upstream_errors_over_http(app, token, content, status):
     reply = chat(app, token, [{"role": "user", "content": content}])
     assert reply.status == status

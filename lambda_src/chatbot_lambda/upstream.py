@@ -7,15 +7,17 @@ error text is never passed on, since it may quote part of the API key.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import cast
 
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 
 from chatbot_lambda.http import HttpError
+from chatbot_lambda.validation import is_unicode
 
 logger = logging.getLogger("chatbot.upstream")
 
@@ -26,6 +28,9 @@ MAX_RETRIES = 0
 # A call given less time than this is not started: it could not be answered anyway.
 MIN_ATTEMPT_S = 1.0
 TIMED_OUT = "the model provider did not answer in time; try again"
+NO_ANSWER = "the model provider returned no answer"
+NOT_UNDERSTOOD = "the model provider sent an answer this app does not understand"
+USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
 
 
 class UpstreamError(HttpError):
@@ -57,13 +62,52 @@ def map_error(exc: openai.OpenAIError) -> UpstreamError:
     return UpstreamError(502, "the model provider returned an error")
 
 
-def _usage(raw: Any) -> dict[str, int]:
-    if raw is None:
-        return {}
-    fields = ("prompt_tokens", "completion_tokens", "total_tokens")
-    return {
-        name: int(getattr(raw, name)) for name in fields if getattr(raw, name, None) is not None
-    }
+def _malformed(what: str) -> UpstreamError:
+    logger.warning("upstream answered 200 with %s", what)  # never the body: it is theirs
+    return UpstreamError(502, NOT_UNDERSTOOD)
+
+
+def parse_completion(body: bytes, default_model: str) -> Completion:
+    """The answer in a chat-completions body, or :class:`UpstreamError` 502 when the body is
+    not one (not JSON, not the shape, text that is not Unicode). Only what is used here is
+    checked, so OpenAI-compatible servers that differ elsewhere (``object``,
+    ``finish_reason`` …) still work; the SDK's own parsing checks nothing and returned a
+    plain string for a body that is not JSON."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, nested too deep
+        raise _malformed("a body that is not JSON") from None
+    if not isinstance(data, dict):
+        raise _malformed("JSON that is not an object")
+    choices = data.get("choices")
+    if choices is None and "error" in data:  # some servers send their errors with a 200
+        logger.warning("upstream answered 200 with an error object")
+        raise UpstreamError(502, "the model provider returned an error")
+    if choices is None or choices == []:
+        raise UpstreamError(502, NO_ANSWER)
+    if not isinstance(choices, list) or not isinstance(choices[0], dict):
+        raise _malformed("choices that are not a list of objects")
+    message = choices[0].get("message")
+    if not isinstance(message, dict):
+        raise _malformed("a choice without a message object")
+    content = message.get("content")
+    if content is None:  # e.g. a tool call, or an answer its content filter withheld
+        raise UpstreamError(502, NO_ANSWER)
+    if not isinstance(content, str) or not is_unicode(content):
+        raise _malformed("message content that is not text")
+    model = data.get("model")
+    usage = data.get("usage")
+    return Completion(
+        content=content,
+        model=model if isinstance(model, str) and model and is_unicode(model) else default_model,
+        usage={
+            name: value
+            for name in USAGE_FIELDS
+            if isinstance(usage, dict)
+            and type(value := usage.get(name)) is int  # not bool, not "12"
+            and value >= 0
+        },
+    )
 
 
 def _timeout(time_left_s: float | None) -> openai.Timeout:
@@ -97,17 +141,15 @@ class Upstream:
         """The assistant's answer. `time_left_s`: how long the caller can still wait (the
         function's remaining time less a margin); the SDK timeouts are shortened to fit."""
         try:
-            reply = self._client.chat.completions.create(
+            # The raw body, read here: what a provider sends with its 200 is checked by
+            # parse_completion, not trusted.
+            reply = self._client.chat.completions.with_raw_response.create(
                 model=self.model, messages=_params(messages), timeout=_timeout(time_left_s)
             )
+            body = reply.content
         except openai.OpenAIError as exc:
             raise map_error(exc) from None
-        if not reply.choices:
-            raise UpstreamError(502, "the model provider returned no answer")
-        content = reply.choices[0].message.content or ""
-        return Completion(
-            content=content, model=reply.model or self.model, usage=_usage(reply.usage)
-        )
+        return parse_completion(body, self.model)
 
     def stream(self, messages: Iterable[dict[str, str]]) -> Iterator[str]:
         """Yield the answer's text deltas as the provider sends them."""
@@ -116,8 +158,14 @@ class Upstream:
                 model=self.model, messages=_params(messages), stream=True
             )
             for chunk in chunks:
-                for choice in chunk.choices:
-                    if choice.delta and choice.delta.content:
-                        yield choice.delta.content
+                for choice in chunk.choices or ():
+                    delta = getattr(choice, "delta", None)
+                    text = getattr(delta, "content", None)
+                    if isinstance(text, str) and text:
+                        if not is_unicode(text):
+                            raise _malformed("streamed text that is not Unicode")
+                        yield text
         except openai.OpenAIError as exc:
             raise map_error(exc) from None
+        except (ValueError, TypeError):  # an event that is not JSON, or not a list of choices
+            raise _malformed("a stream event it could not read") from None

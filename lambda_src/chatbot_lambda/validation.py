@@ -72,6 +72,11 @@ NOT_UNICODE = (
 )
 
 
+def is_unicode(text: str) -> bool:
+    """Whether ``text`` can be encoded as UTF-8 (holds no lone surrogate)."""
+    return _SURROGATE.search(text) is None
+
+
 def _check_text(parsed: dict[str, Any]) -> None:
     """Refuse a body with a string, key or value at any depth, that cannot be encoded as
     UTF-8: JSON's ``\\ud800``-``\\udfff`` escapes (and ``json.loads``' surrogatepass
@@ -86,7 +91,7 @@ def _check_text(parsed: dict[str, Any]) -> None:
             pending.extend(item.values())
         elif isinstance(item, list):
             pending.extend(item)
-        elif isinstance(item, str) and _SURROGATE.search(item):
+        elif isinstance(item, str) and not is_unicode(item):
             raise RequestError(NOT_UNICODE)
 
 

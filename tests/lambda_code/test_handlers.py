@@ -17,6 +17,7 @@ import pytest
 from chatbot_deploy import app_spec
 from chatbot_deploy.local import emulator
 from chatbot_lambda import authorizer, chat, login, passwords, upstream, users
+from tests.support.fake_openai import MALFORMED, MALFORMED_STREAM, ODD_BUT_FINE
 
 PASSWORD = "alice-password-1"
 API_KEY = "sk-test-0123456789"
@@ -309,6 +310,41 @@ def test_upstream_failures_are_mapped(aws, content, status, needle):
     assert needle in body_of(response)["error"]
 
 
+@pytest.mark.parametrize("name", sorted(MALFORMED))
+def test_a_provider_200_that_is_not_a_chat_completion_is_a_502(aws, name, caplog):
+    """Not JSON, not UTF-8, or JSON of the wrong shape: a 502 that says so (it was a 500, or a
+    200 with an empty answer), quoting nothing of what the provider sent."""
+    caplog.set_level(logging.INFO)
+    response = chat_call([{"role": "user", "content": f"[[reply:{name}]]"}])
+    assert response["statusCode"] == 502
+    error = body_of(response)["error"]
+    assert error in (
+        upstream.NOT_UNDERSTOOD,
+        upstream.NO_ANSWER,
+        "the model provider returned an error",
+    )
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    for text in (response["body"], logged):
+        assert "sk-" not in text and "Hello" not in text and "Sign in" not in text
+
+
+@pytest.mark.parametrize("name", sorted(ODD_BUT_FINE))
+def test_a_provider_200_of_odd_but_usable_shape_gets_its_answer_through(aws, name):
+    response = chat_call([{"role": "user", "content": f"[[reply:{name}]]"}])
+    assert response["statusCode"] == 200
+    body = body_of(response)
+    assert body["message"] == {"role": "assistant", "content": "fine"}
+    assert body["model"] == ("fake" if name == "bad-usage" else "test-model")
+    # Only counts that are non-negative integers are passed on.
+    assert body["usage"] == ({"total_tokens": 3} if name == "bad-usage" else {})
+
+
+def test_provider_text_with_a_lone_surrogate_never_reaches_the_body(aws):
+    response = chat_call([{"role": "user", "content": "[[reply:content-surrogate]]"}])
+    response["body"].encode("utf-8")  # the body is always valid UTF-8
+    assert response["statusCode"] == 502
+
+
 def test_a_refused_api_key_is_a_502_that_quotes_nothing_of_the_key(fake_openai, caplog):
     caplog.set_level(logging.INFO)  # what Lambda records by default
     config = app_spec.AppConfig(model="m", openai_base_url=fake_openai.base_url)
@@ -404,3 +440,11 @@ def test_streamed_errors_are_mapped(fake_openai):
     with pytest.raises(upstream.UpstreamError) as info:
         list(client.stream([{"role": "user", "content": "[[rate-limit]]"}]))
     assert info.value.status == 429
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED_STREAM))
+def test_a_stream_that_is_not_chat_completion_chunks_is_a_502(fake_openai, name):
+    client = upstream.Upstream(API_KEY, "test-model", fake_openai.base_url)
+    with pytest.raises(upstream.UpstreamError) as info:
+        list(client.stream([{"role": "user", "content": f"[[reply:{name}]]"}]))
+    assert (info.value.status, info.value.message) == (502, upstream.NOT_UNDERSTOOD)

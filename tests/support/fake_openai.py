@@ -4,6 +4,9 @@ It speaks enough of the real API for the official SDK: plain and streamed (SSE) 
 usage, and the provider's error shapes. The last user message steers it:
 
 - ``[[rate-limit]]`` -> 429, ``[[server-error]]`` -> 500, ``[[empty]]`` -> no choices
+- ``[[reply:<name>]]`` -> a 200 whose body is ``MALFORMED[name]`` (not JSON, or JSON of
+  the wrong shape), as a broken or misconfigured OpenAI-compatible server may send, or
+  ``ODD_BUT_FINE[name]``; streamed, ``MALFORMED_STREAM[name]``
 - ``[[slow:<seconds>]]`` -> waits before answering
 - ``[[markdown]]`` -> a Markdown answer with a code block and a <script> tag
 - anything else -> ``echo: <the message>``
@@ -28,6 +31,70 @@ MARKDOWN_ANSWER = (
     "```python\nprint('hello')\n```\n\n<script>window.__pwned = true</script>\n"
 )
 _SLOW = re.compile(r"\[\[slow:([0-9.]+)\]\]")
+_REPLY = re.compile(r"\[\[reply:([a-z0-9-]+)\]\]")
+
+
+def _completion(**fields: Any) -> bytes:
+    body = {"id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": "fake"}
+    return json.dumps({**body, **fields}).encode()
+
+
+def _choice(message: Any) -> list[dict[str, Any]]:
+    return [{"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}]
+
+
+# (content type, body) of a 200 that is not a chat completion.
+MALFORMED: dict[str, tuple[str, bytes]] = {
+    "text": ("text/plain", b"Hello from a server that is not an OpenAI API"),
+    "html": ("text/html", b"<!doctype html><title>Proxy login</title><p>Sign in</p>"),
+    "bad-json": ("application/json", b'{"choices": [{"message": '),
+    "not-utf8": ("application/json", b'{"choices": "\xff\xfe"}'),
+    "empty-body": ("application/json", b""),
+    "array": ("application/json", b"[]"),
+    "error-object": ("application/json", b'{"error": {"message": "upstream sk-abc***yz failed"}}'),
+    "no-choices": ("application/json", _completion()),
+    "choices-null": ("application/json", _completion(choices=None)),
+    "choices-object": ("application/json", _completion(choices={"0": {"message": {}}})),
+    "choice-string": ("application/json", _completion(choices=["hello"])),
+    "no-message": ("application/json", _completion(choices=[{"index": 0}])),
+    "message-string": ("application/json", _completion(choices=_choice("hello"))),
+    "content-null": (
+        "application/json",
+        _completion(choices=_choice({"role": "assistant", "content": None})),
+    ),
+    "content-number": (
+        "application/json",
+        _completion(choices=_choice({"role": "assistant", "content": 42})),
+    ),
+    "content-surrogate": (
+        "application/json",
+        _completion(choices=_choice({"role": "assistant", "content": "half \ud800 a pair"})),
+    ),
+}
+# Event streams that are not chat-completion chunks (the same names, when streamed).
+MALFORMED_STREAM: dict[str, bytes] = {
+    "bad-json": b"data: {not json\n\n",
+    "choices-number": b'data: {"choices": 5}\n\n',
+    "content-surrogate": b'data: {"choices": [{"delta": {"content": "\\ud800"}}]}\n\n',
+}
+# 200s of odd but usable shape: the answer gets through, odd fields are ignored.
+ODD_BUT_FINE: dict[str, tuple[str, bytes]] = {
+    "bad-usage": (
+        "application/json",
+        _completion(
+            choices=_choice({"role": "assistant", "content": "fine"}),
+            usage={"prompt_tokens": "12", "completion_tokens": True, "total_tokens": 3},
+        ),
+    ),
+    "model-number": (
+        "application/json",
+        _completion(choices=_choice({"role": "assistant", "content": "fine"}), model=7),
+    ),
+    "minimal": (
+        "text/plain",  # the content type is not what decides
+        json.dumps({"choices": [{"message": {"content": "fine"}}]}).encode(),
+    ),
+}
 
 
 @dataclass
@@ -93,9 +160,11 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _json(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
+        self._raw(status, "application/json", json.dumps(body).encode())
+
+    def _raw(self, status: int, content_type: str, data: bytes) -> None:
         self.send_response(status)
-        self.send_header("content-type", "application/json")
+        self.send_header("content-type", content_type)
         self.send_header("content-length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -131,6 +200,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if "[[server-error]]" in content:
             self._json(500, _error("The server had an error", "server_error"))
+            return
+        reply = _REPLY.search(content)
+        if reply and body.get("stream"):
+            self._raw(200, "text/event-stream", MALFORMED_STREAM[reply.group(1)])
+            return
+        if reply:
+            self._raw(200, *{**MALFORMED, **ODD_BUT_FINE}[reply.group(1)])
             return
         answer = answer_for(content)
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
