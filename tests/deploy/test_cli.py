@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from chatbot_deploy import cli
+from chatbot_deploy import cli, console
 from chatbot_deploy.aws import connect as real_connect
 from chatbot_deploy.commands import status as status_command
 from chatbot_deploy.commands import teardown as teardown_command
@@ -88,8 +88,7 @@ def test_up_prints_a_panel_with_urls_and_next_steps(app, monkeypatch, capsys):
 def test_up_output_keeps_urls_whole_and_hints_the_region_given(app, monkeypatch, capsys):
     """At 80 columns nothing the user copies is wrapped, cut or shortened with "…", and the
     suggested next command looks in the region the user chose."""
-    monkeypatch.setattr(up_command.out, "_width", 80)
-    monkeypatch.setattr(status_command.out, "_width", 80)
+    monkeypatch.setattr(console.out, "_width", 80)
     code, out, _ = run(monkeypatch, capsys, "up", "--stack", "demo", "--region", REGION)
     assert code == 0
     assert f"  chatbot-deploy add-user --stack demo --region {REGION} NAME" in out.splitlines()
@@ -106,7 +105,7 @@ def test_up_output_keeps_urls_whole_and_hints_the_region_given(app, monkeypatch,
 
 
 def test_help_shows_no_value_after_flags(monkeypatch, capsys):
-    commands = [name for name in cli.command().list_commands(None)]  # type: ignore[arg-type]
+    commands = [name for name in cli.command().list_commands(None)]
     assert {"up", "teardown", "add-user"} <= set(commands)
     for args in [(), *((name,) for name in commands)]:
         code, out, _ = run(monkeypatch, capsys, *args, "--help")
