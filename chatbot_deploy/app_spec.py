@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chatbot_deploy.names import StackNames
-from chatbot_lambda import settings, users
+from chatbot_lambda import attempts, sessions, settings, users
 from chatbot_lambda.settings import DEFAULT_MODEL, DEFAULT_TOKEN_TTL
 
 AUTHORIZER_IDENTITY_SOURCE = "$request.header.Authorization"
@@ -25,6 +25,7 @@ class TableSpec:
     key: str  # the table is named "<stack>-<key>"
     hash_key: str
     env: str  # the environment variable through which functions find it
+    ttl_attribute: str | None = None  # DynamoDB deletes items once this time (epoch s) passed
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,24 @@ class FunctionSpec:
 
 
 TABLES: dict[str, TableSpec] = {
-    spec.key: spec for spec in (TableSpec("users", users.KEY, settings.ENV_USERS_TABLE),)
+    spec.key: spec
+    for spec in (
+        TableSpec("users", users.KEY, settings.ENV_USERS_TABLE),
+        # failed logins per username, for the growing delays (`chatbot_lambda.attempts`)
+        TableSpec(
+            "login-attempts",
+            attempts.KEY,
+            settings.ENV_LOGIN_ATTEMPTS_TABLE,
+            ttl_attribute=attempts.EXPIRES_ATTRIBUTE,
+        ),
+        # signed-out tokens, until they expire (`chatbot_lambda.sessions`)
+        TableSpec(
+            "revoked-tokens",
+            sessions.KEY,
+            settings.ENV_REVOKED_TOKENS_TABLE,
+            ttl_attribute=sessions.EXPIRES_ATTRIBUTE,
+        ),
+    )
 }
 
 PARAMETERS: dict[str, ParameterSpec] = {
@@ -122,6 +140,11 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             parameters=("jwt-secret",),
             tables=(
                 TableAccess("users", ("dynamodb:GetItem",), "ReadUsers"),
+                TableAccess(
+                    "login-attempts",
+                    ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
+                    "CountFailedLogins",
+                ),
                 # re-hash at the current cost on login: the hash attribute only
                 TableAccess(
                     "users",
@@ -139,9 +162,35 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             API_TIMEOUT_S - 1,
             "chatbot chat",
             parameters=("openai-api-key",),
-            # a removed user's or an old password's tokens end
-            tables=(TableAccess("users", ("dynamodb:GetItem",), "ReadUsers"),),
+            # a removed user's or an old password's tokens end: the session attribute only,
+            # never the password hash
+            tables=(
+                TableAccess(
+                    "users",
+                    ("dynamodb:GetItem",),
+                    "ReadSessionStart",
+                    attributes=(users.KEY, users.SESSIONS_AFTER_ATTRIBUTE),
+                ),
+                TableAccess("revoked-tokens", ("dynamodb:GetItem",), "ReadSignedOutTokens"),
+            ),
             values=("model", "openai_base_url", "system_prompt"),
+        ),
+        FunctionSpec(
+            "logout",
+            "chatbot_lambda.logout.handler",
+            256,
+            5,
+            "chatbot logout",
+            tables=(
+                TableAccess("revoked-tokens", ("dynamodb:PutItem",), "SignOutOneSession"),
+                # "sign out everywhere": the session start only, of an existing user
+                TableAccess(
+                    "users",
+                    ("dynamodb:UpdateItem",),
+                    "SignOutEverywhere",
+                    attributes=(users.KEY, users.SESSIONS_AFTER_ATTRIBUTE),
+                ),
+            ),
         ),
         FunctionSpec(
             "authorizer",
@@ -160,11 +209,21 @@ AUTHORIZER_FUNCTION = "authorizer"
 
 
 @dataclass(frozen=True)
+class Throttle:
+    """API Gateway's token bucket for one route: requests per second, and burst."""
+
+    rate: float
+    burst: int
+
+
+@dataclass(frozen=True)
 class Route:
     method: str
     path: str
     function: str  # FunctionSpec.kind
     authorized: bool
+    # Each route has its own bucket, so a flood of one (logins) never starves another (chat).
+    throttle: Throttle = Throttle(rate=20.0, burst=50)
 
     @property
     def route_key(self) -> str:
@@ -172,8 +231,11 @@ class Route:
 
 
 ROUTES: tuple[Route, ...] = (
-    Route("POST", "/login", "login", authorized=False),
+    # Guessing is slowed per username by the login function (`chatbot_lambda.attempts`);
+    # this bounds the whole route, and so the scrypt work an attacker can cause.
+    Route("POST", "/login", "login", authorized=False, throttle=Throttle(rate=5.0, burst=10)),
     Route("POST", "/chat", "chat", authorized=True),
+    Route("POST", "/logout", "logout", authorized=True, throttle=Throttle(rate=5.0, burst=10)),
 )
 
 

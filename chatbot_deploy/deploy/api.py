@@ -170,7 +170,11 @@ class _Api:
                 self.changes.append("integration removed")
 
     def stage(self) -> None:
-        desired = {"AutoDeploy": True, "DefaultRouteSettings": THROTTLING}
+        desired: dict[str, Any] = {
+            "AutoDeploy": True,
+            "DefaultRouteSettings": THROTTLING,
+            "RouteSettings": route_throttling(),
+        }
         stages = {s["StageName"]: s for s in self.client.get_stages(ApiId=self.api_id)["Items"]}
         current = stages.get(STAGE)
         if current is None:
@@ -178,12 +182,31 @@ class _Api:
                 ApiId=self.api_id, StageName=STAGE, Tags=self.ctx.names.tags, **desired
             )
             self.changes.append("stage created")
-        elif current.get("AutoDeploy") is not True or any(
-            (current.get("DefaultRouteSettings") or {}).get(key) != value
-            for key, value in THROTTLING.items()
-        ):
+        elif current.get("AutoDeploy") is not True or not _same_throttling(current, desired):
             self.client.update_stage(ApiId=self.api_id, StageName=STAGE, **desired)
             self.changes.append("stage updated")
+
+
+def route_throttling() -> dict[str, dict[str, Any]]:
+    """Each route's own token bucket, from the route table."""
+    return {
+        route.route_key: {
+            "ThrottlingBurstLimit": route.throttle.burst,
+            "ThrottlingRateLimit": route.throttle.rate,
+        }
+        for route in app_spec.ROUTES
+    }
+
+
+def _same_throttling(current: dict[str, Any], desired: dict[str, Any]) -> bool:
+    """The stage's limits are at least what we set (AWS adds fields of its own)."""
+    default = current.get("DefaultRouteSettings") or {}
+    routes = current.get("RouteSettings") or {}
+    return all(default.get(key) == value for key, value in THROTTLING.items()) and all(
+        (routes.get(route) or {}).get(key) == value
+        for route, settings in desired["RouteSettings"].items()
+        for key, value in settings.items()
+    )
 
 
 def _most_complete(ctx: DeployContext, apis: list[dict[str, Any]]) -> dict[str, Any]:

@@ -58,8 +58,11 @@ def function_policy(ctx: DeployContext, kind: str) -> dict[str, Any]:
             "Resource": [ctx.arn("dynamodb", f"table/{names.table(access.table)}")],
         }
         if access.attributes:
+            # AWS's documented pattern: every attribute named in the request is one of these,
+            # and a read must name them (no Select of ALL_ATTRIBUTES, e.g. no projection).
             statement["Condition"] = {
-                "ForAllValues:StringEquals": {"dynamodb:Attributes": list(access.attributes)}
+                "ForAllValues:StringEquals": {"dynamodb:Attributes": list(access.attributes)},
+                "StringEqualsIfExists": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"},
             }
         statements.append(statement)
     if spec.parameters:

@@ -46,16 +46,33 @@ def create_on_demand(dynamodb: Any, name: str, hash_key: str, tags: dict[str, st
     return created
 
 
+def ensure_ttl(dynamodb: Any, name: str, attribute: str) -> bool:
+    """Time to live on `attribute`; False if it was on already (a read, no write)."""
+    current = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    if current.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") and (
+        current.get("AttributeName") == attribute
+    ):
+        return False
+    dynamodb.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute}
+    )
+    return True
+
+
 def ensure_table(ctx: DeployContext, key: str) -> Outcome:
     dynamodb = ctx.client("dynamodb")
+    spec = app_spec.TABLES[key]
     name = ctx.names.table(key)
     table = get_table(ctx, key)
-    changed = False
+    done = []
     if table is None:
-        changed = create_on_demand(dynamodb, name, app_spec.TABLES[key].hash_key, ctx.names.tags)
+        if create_on_demand(dynamodb, name, spec.hash_key, ctx.names.tags):
+            done.append("created")
     elif table.get("TableStatus") != "ACTIVE":
         dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig=WAITER_CONFIG)
-    return Outcome("created" if changed else "unchanged", name, changed)
+    if spec.ttl_attribute and ensure_ttl(dynamodb, name, spec.ttl_attribute):
+        done.append(f"expiry on {spec.ttl_attribute}")
+    return Outcome(", ".join(done) or "unchanged", name, bool(done))
 
 
 def delete_table(ctx: DeployContext, name: str) -> bool:

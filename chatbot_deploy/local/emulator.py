@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 
 from chatbot_deploy import app_spec
+from chatbot_deploy.deploy import table
 from chatbot_deploy.local import LocalUser
 from chatbot_deploy.names import StackNames
 from chatbot_lambda import chat, clients, parameters, passwords, users
@@ -75,12 +76,10 @@ def new_container() -> None:
 def _create_resources(names: StackNames, openai_api_key: str | None) -> Emulator:
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     ssm = boto3.client("ssm", region_name=REGION)
-    dynamodb.create_table(
-        TableName=names.users_table,
-        AttributeDefinitions=[{"AttributeName": users.KEY, "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": users.KEY, "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    for spec in app_spec.TABLES.values():  # as `up` makes them
+        table.create_on_demand(dynamodb, names.table(spec.key), spec.hash_key, names.tags)
+        if spec.ttl_attribute:
+            table.ensure_ttl(dynamodb, names.table(spec.key), spec.ttl_attribute)
     ssm.put_parameter(
         Name=names.jwt_secret_param, Value=secrets.token_urlsafe(32), Type="SecureString"
     )

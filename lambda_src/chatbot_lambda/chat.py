@@ -6,9 +6,16 @@ import threading
 import time
 from typing import Any
 
-from chatbot_lambda import clients, parameters, settings, users
+from chatbot_lambda import clients, parameters, sessions, settings, users
 from chatbot_lambda.handler import http_handler
-from chatbot_lambda.http import Event, Response, authorizer_context, error_response, json_response
+from chatbot_lambda.http import (
+    Event,
+    Response,
+    authorizer_context,
+    bearer_token,
+    error_response,
+    json_response,
+)
 from chatbot_lambda.upstream import Upstream
 from chatbot_lambda.validation import parse_chat
 
@@ -29,7 +36,25 @@ SESSION_CHECK_TTL_S = 5.0
 _upstream: Upstream | None = None
 _upstream_lock = threading.Lock()
 _sessions: dict[str, tuple[float, int | None]] = {}  # username -> (read at, valid after)
+_revoked: dict[str, tuple[float, bool]] = {}  # token hash -> (read at, revoked)
 _sessions_lock = threading.Lock()
+
+
+def _is_revoked(token: str) -> bool:
+    """Signed out with POST /logout? Read once per token per SESSION_CHECK_TTL_S; a revoked
+    token stays revoked, so that answer is kept."""
+    now = time.monotonic()
+    digest = sessions.token_hash(token)
+    with _sessions_lock:
+        cached = _revoked.get(digest)
+    if cached is not None and (cached[1] or now - cached[0] < SESSION_CHECK_TTL_S):
+        return cached[1]
+    value = sessions.is_revoked(
+        clients.client("dynamodb"), settings.revoked_tokens_table_name(), token
+    )
+    with _sessions_lock:
+        _revoked[digest] = (now, value)
+    return value
 
 
 def _sessions_valid_after(username: str) -> int | None:
@@ -62,6 +87,7 @@ def reset() -> None:
         _upstream = None
     with _sessions_lock:
         _sessions.clear()
+        _revoked.clear()
 
 
 def time_left_s(context: Any) -> float | None:
@@ -87,6 +113,9 @@ def handler(event: Event, context: Any) -> Response:
     issued_at = identity.get("issued_at")
     valid_after = _sessions_valid_after(username)
     if valid_after is None or (isinstance(issued_at, int) and issued_at < valid_after):
+        return error_response(401, SESSION_ENDED)
+    token = bearer_token(event)
+    if token is not None and _is_revoked(token):
         return error_response(401, SESSION_ENDED)
     request = parse_chat(event)
     config = settings.ChatSettings.from_env()

@@ -2,14 +2,38 @@
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
-from chatbot_lambda import clients, parameters, passwords, settings, tokens, users
+from chatbot_lambda import attempts, clients, parameters, passwords, settings, tokens, users
 from chatbot_lambda.handler import http_handler, logger
 from chatbot_lambda.http import Event, Response, error_response, json_response
 from chatbot_lambda.validation import parse_login
 
 INVALID_CREDENTIALS = "invalid username or password"
+clock = time.time  # replaced in tests
+
+TOO_MANY_FAILURES = "too many failed logins for this username; try again in {seconds} s"
+
+
+def _source_ip(event: Event) -> str:
+    return str(((event.get("requestContext") or {}).get("http") or {}).get("sourceIp") or "?")
+
+
+def _refused(event: Event, username: str, reason: str) -> None:
+    """One log line per refused login: who was tried, from where, why. Never the password;
+    the username JSON-quoted, so a hostile one cannot forge log lines."""
+    logger.warning(
+        "login refused: %s",
+        json.dumps({"username": username, "source_ip": _source_ip(event), "reason": reason}),
+    )
+
+
+def _throttled(seconds: int) -> Response:
+    response = error_response(429, TOO_MANY_FAILURES.format(seconds=seconds))
+    response["headers"]["retry-after"] = str(seconds)
+    return response
 
 
 def _upgrade_hash(username: str, password: str, stored: str) -> None:
@@ -28,16 +52,24 @@ def _upgrade_hash(username: str, password: str, stored: str) -> None:
 @http_handler
 def handler(event: Event, context: Any) -> Response:
     request = parse_login(event)
-    stored = users.get_password_hash(
-        clients.client("dynamodb"), settings.users_table_name(), request.username
-    )
+    dynamodb = clients.client("dynamodb")
+    attempts_table = settings.login_attempts_table_name()
+    now = clock()
+    before = attempts.standing(dynamodb, attempts_table, request.username, now)
+    if before.wait_s:  # locked: answered before any password work, the same for everyone
+        _refused(event, request.username, "locked")
+        return _throttled(before.wait_s)
+    stored = users.get_password_hash(dynamodb, settings.users_table_name(), request.username)
     if stored is None:
         ok = passwords.verify_unknown_user(request.password)
     else:
         ok = passwords.verify_password(request.password, stored)
     if not ok:
-        logger.info("login refused")
+        attempts.record_failure(dynamodb, attempts_table, request.username, now)
+        _refused(event, request.username, "unknown user" if stored is None else "wrong password")
         return error_response(401, INVALID_CREDENTIALS)
+    if before.failures:
+        attempts.clear(dynamodb, attempts_table, request.username)
     if stored is not None and passwords.needs_rehash(stored):
         _upgrade_hash(request.username, request.password, stored)
     config = settings.TokenSettings.from_env()

@@ -14,6 +14,8 @@ from typing import NamedTuple, Self
 
 # Environment variable names (one source of truth for `up`, `local` and the tests).
 ENV_USERS_TABLE = "USERS_TABLE"
+ENV_LOGIN_ATTEMPTS_TABLE = "LOGIN_ATTEMPTS_TABLE"
+ENV_REVOKED_TOKENS_TABLE = "REVOKED_TOKENS_TABLE"
 ENV_JWT_SECRET_PARAM = "JWT_SECRET_PARAM"  # noqa: S105 - a variable name
 ENV_OPENAI_KEY_PARAM = "OPENAI_API_KEY_PARAM"
 ENV_OPENAI_MODEL = "OPENAI_MODEL"
@@ -66,3 +68,11 @@ class ChatSettings(NamedTuple):
 
 def users_table_name() -> str:
     return _require(ENV_USERS_TABLE)
+
+
+def login_attempts_table_name() -> str:
+    return _require(ENV_LOGIN_ATTEMPTS_TABLE)
+
+
+def revoked_tokens_table_name() -> str:
+    return _require(ENV_REVOKED_TOKENS_TABLE)

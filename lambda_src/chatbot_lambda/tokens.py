@@ -1,5 +1,6 @@
 """JWT issue and verification (PyJWT, HS256 only)."""
 
+import secrets
 import time
 from typing import NamedTuple
 
@@ -27,7 +28,15 @@ class InvalidToken(Exception):
 def issue(username: str, secret: str, issuer: str, ttl_seconds: int) -> IssuedToken:
     now = int(time.time())
     expires_at = now + ttl_seconds
-    claims = {"sub": username, "iss": issuer, "iat": now, "exp": expires_at}
+    # jti: two logins in the same second get different tokens, so signing one out
+    # (POST /logout revokes a token by its hash) leaves the other signed in.
+    claims = {
+        "sub": username,
+        "iss": issuer,
+        "iat": now,
+        "exp": expires_at,
+        "jti": secrets.token_urlsafe(16),
+    }
     return IssuedToken(jwt.encode(claims, secret, algorithm=ALGORITHM), expires_at)
 
 

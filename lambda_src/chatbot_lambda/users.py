@@ -68,3 +68,20 @@ def sessions_valid_after(dynamodb: Any, table: str, username: str) -> int | None
         return None
     value = item.get(SESSIONS_AFTER_ATTRIBUTE, {}).get("N")
     return int(value) if isinstance(value, str) else 0
+
+
+def end_sessions(dynamodb: Any, table: str, username: str, now: float) -> bool:
+    """Void every token of ``username`` issued up to now ("sign out everywhere"); False if
+    there is no such user (nothing is created)."""
+    try:
+        dynamodb.update_item(
+            TableName=table,
+            Key=key(username),
+            UpdateExpression="SET #s = :after",
+            ConditionExpression="attribute_exists(#k)",
+            ExpressionAttributeNames={"#s": SESSIONS_AFTER_ATTRIBUTE, "#k": KEY},
+            ExpressionAttributeValues={":after": {"N": sessions_start(now)}},
+        )
+    except dynamodb.exceptions.ConditionalCheckFailedException:
+        return False
+    return True

@@ -147,3 +147,19 @@ def parse_chat(event: Event) -> ChatRequest:
     if messages[-1].role != "user":
         raise RequestError("the last message must have role 'user'")
     return ChatRequest(messages=tuple(messages))
+
+
+@dataclass(frozen=True)
+class LogoutRequest:
+    everywhere: bool
+
+
+def parse_logout(event: Event) -> LogoutRequest:
+    """An empty body ends this session; ``{"everywhere": true}`` ends all of the user's."""
+    if not raw_body(event):
+        return LogoutRequest(everywhere=False)
+    body = json_object(event)
+    everywhere = body.get("everywhere", False)
+    if not isinstance(everywhere, bool):
+        raise RequestError("field 'everywhere' must be true or false")
+    return LogoutRequest(everywhere=everywhere)

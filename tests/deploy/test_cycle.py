@@ -79,17 +79,26 @@ def test_fresh_up_creates_everything_as_specified(deployer):
         assert not any("*" in action for action in actions)
         resources = [r for s in doc["Statement"] for r in s["Resource"]]
         assert all(r.startswith("arn:aws:") and r != "*" for r in resources)
-        # login reads hashes; chat checks the user still exists (sessions end with the user)
-        assert ("dynamodb:GetItem" in actions) == (kind in ("login", "chat"))
-        # login re-hashes at the current cost: UpdateItem of the hash attribute only
-        assert ("dynamodb:UpdateItem" in actions) == (kind == "login")
-        for statement in doc["Statement"]:
-            if "dynamodb:UpdateItem" in statement["Action"]:
-                assert statement["Condition"] == {
-                    "ForAllValues:StringEquals": {
-                        "dynamodb:Attributes": ["username", "password_hash"]
-                    }
-                }
+        # login reads hashes, counts failures and re-hashes at the current cost (the hash
+        # attribute only); chat reads when a user's sessions start (never the hash).
+        dynamo = {s["Sid"]: s for s in doc["Statement"] if s["Action"][0].startswith("dynamodb:")}
+        assert (
+            set(dynamo)
+            == {
+                "login": {"ReadUsers", "CountFailedLogins", "UpgradePasswordHashes"},
+                "chat": {"ReadSessionStart"},
+                "authorizer": set(),
+            }[kind]
+        )
+        if kind == "login":
+            assert dynamo["UpgradePasswordHashes"]["Action"] == ["dynamodb:UpdateItem"]
+            assert dynamo["UpgradePasswordHashes"]["Condition"] == {
+                "ForAllValues:StringEquals": {"dynamodb:Attributes": ["username", "password_hash"]},
+                "StringEqualsIfExists": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"},
+            }
+            assert dynamo["CountFailedLogins"]["Resource"] == [
+                ctx.arn("dynamodb", "table/chatbot-login-attempts")
+            ]
     chat_doc = iam_client.get_role_policy(RoleName=names.role("chat"), PolicyName="chatbot-deploy")
     chat_resources = [r for s in chat_doc["PolicyDocument"]["Statement"] for r in s["Resource"]]
     assert any(

@@ -14,6 +14,7 @@ import botocore.exceptions
 import pytest
 from moto.apigatewayv2.models import apigatewayv2_backends
 
+from chatbot_deploy import app_spec
 from chatbot_deploy.app_spec import FUNCTION_KINDS
 from chatbot_deploy.deploy import api, layer_versions, permissions
 from tests.deploy.conftest import FakeHttp
@@ -26,6 +27,7 @@ FRESH_UP_WRITES = [
     ("apigatewayv2", "CreateRoute"),
     ("apigatewayv2", "CreateStage"),
     ("dynamodb", "CreateTable"),
+    ("dynamodb", "UpdateTimeToLive"),
     ("iam", "CreateRole"),
     ("iam", "PutRolePolicy"),
     ("lambda", "AddPermission"),
@@ -95,8 +97,8 @@ def assert_converged(deployer) -> None:
     ctx = deployer.context()
     [found] = api.find_apis(ctx)
     gw = deployer.client("apigatewayv2")
-    assert len(gw.get_integrations(ApiId=found["ApiId"])["Items"]) == 2
-    assert len(gw.get_routes(ApiId=found["ApiId"])["Items"]) == 2
+    assert len(gw.get_integrations(ApiId=found["ApiId"])["Items"]) == len(app_spec.ROUTES)
+    assert len(gw.get_routes(ApiId=found["ApiId"])["Items"]) == len(app_spec.ROUTES)
     assert len(gw.get_stages(ApiId=found["ApiId"])["Items"]) == 1
     assert _authorizer_count(deployer, found["ApiId"]) == 1
     assert len(layer_versions.list_versions(ctx)) == 1
@@ -139,5 +141,5 @@ def test_layer_replaced_then_old_versions_cleaned(deployer, monkeypatch):
     assert new["Version"] > old["Version"]
     writes = deployer.log.writes
     assert ("lambda", "PublishLayerVersion") in writes
-    assert writes.count(("lambda", "UpdateFunctionConfiguration")) == 3
+    assert writes.count(("lambda", "UpdateFunctionConfiguration")) == len(app_spec.FUNCTIONS)
     assert ("lambda", "DeleteLayerVersion") in writes

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from chatbot_deploy import app_spec
 from chatbot_deploy.names import TAG_KEY
 from tests.deploy.conftest import OPENAI_KEY
 
@@ -85,11 +86,11 @@ def test_sigkill_then_up_finishes_the_job(server, workspace, kill_when):
     gw = session.client("apigatewayv2", endpoint_url=server)
     ours = [a for a in gw.get_apis()["Items"] if (a.get("Tags") or {}).get(TAG_KEY)]
     assert [a["ApiEndpoint"] for a in ours] == [result["api_url"]]
-    assert len(gw.get_routes(ApiId=ours[0]["ApiId"])["Items"]) == 2
-    assert len(gw.get_integrations(ApiId=ours[0]["ApiId"])["Items"]) == 2
+    assert len(gw.get_routes(ApiId=ours[0]["ApiId"])["Items"]) == len(app_spec.ROUTES)
+    assert len(gw.get_integrations(ApiId=ours[0]["ApiId"])["Items"]) == len(app_spec.ROUTES)
     assert len(gw.get_stages(ApiId=ours[0]["ApiId"])["Items"]) == 1
     lam = session.client("lambda", endpoint_url=server)
-    assert len(lam.list_functions()["Functions"]) == 3
+    assert len(lam.list_functions()["Functions"]) == len(app_spec.FUNCTIONS)
     assert len(lam.list_layer_versions(LayerName="chatbot-deps")["LayerVersions"]) == 1
 
 
@@ -124,4 +125,5 @@ def test_ctrl_c_says_what_was_done_and_up_finishes_the_job(server, workspace):
     _, err = finished.communicate(timeout=120)
     assert finished.returncode == 0, err
     assert "Waiting for stack" not in err  # the interrupted run released its lock
-    assert len(session.client("lambda", endpoint_url=server).list_functions()["Functions"]) == 3
+    functions = session.client("lambda", endpoint_url=server).list_functions()["Functions"]
+    assert len(functions) == len(app_spec.FUNCTIONS)

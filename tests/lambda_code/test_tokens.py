@@ -17,7 +17,9 @@ def test_issue_and_verify():
     claims = jwt.decode(issued.token, SECRET, algorithms=["HS256"], issuer=ISSUER)
     verified = tokens.verify(issued.token, SECRET, ISSUER)
     assert verified == tokens.VerifiedToken("alice", issued.expires_at, claims["iat"])
-    assert set(claims) == {"sub", "iss", "iat", "exp"}
+    assert set(claims) == {"sub", "iss", "iat", "exp", "jti"}
+    # unique per login, even in the same second (signing one out keeps the other)
+    assert tokens.issue("alice", SECRET, ISSUER, 3600).token != issued.token
     assert jwt.get_unverified_header(issued.token)["alg"] == "HS256"
 
 
