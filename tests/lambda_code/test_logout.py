@@ -24,7 +24,9 @@ def authorized(token: str, body: Any, raw: str | None = None) -> dict[str, Any]:
     headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
     verdict = authorizer.handler({"headers": headers}, None)
     assert verdict["isAuthorized"] is True
-    event = http_event(body if raw is None else raw, headers, context=verdict["context"])
+    event: dict[str, Any] = http_event(
+        body if raw is None else raw, headers, context=verdict["context"]
+    )
     return event
 
 
