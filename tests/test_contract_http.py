@@ -13,7 +13,7 @@ import time
 import jwt
 import pytest
 
-from chatbot_deploy.local import LocalUser, emulator
+from chatbot_deploy.local import LocalUser, emulator, gateway
 from chatbot_lambda import chat as chat_handler
 from chatbot_lambda import upstream, users
 from tests.support import contract, http
@@ -36,7 +36,16 @@ def every_answer_is_documented(monkeypatch, app, request):
             answers.append((route, reply))
         return reply
 
+    def recording_raw(base: str, data: bytes, *args, **kwargs) -> http.Reply:
+        reply = real_raw(base, data, *args, **kwargs)
+        method, target = data.decode("latin-1").split(" ", 2)[:2]
+        if f"{method} {target}" in contract.ROUTES:
+            answers.append((f"{method} {target}", reply))
+        return reply
+
+    real_raw = http.raw
     monkeypatch.setattr(http, "request", recording)
+    monkeypatch.setattr(http, "raw", recording_raw)
     yield
     for route, reply in answers:
         row = contract.documented(route, reply.status, reply.body)
@@ -202,6 +211,121 @@ def test_upstream_errors_over_http(app, token, content, status):
     reply = chat(app, token, [{"role": "user", "content": content}])
     assert reply.status == status
     assert "error" in reply.json()
+
+
+# --------------------------------- requests refused before any route, as API Gateway does
+ROUTES = ["/login", "/chat"]
+
+
+def send(app, path, *headers, body=b"", host="", **kw):
+    request = http.build(app.url, "POST", path, *headers, body=body, host=host)
+    return http.raw(app.url, request, **kw)
+
+
+BAD_FRAMING = [
+    ("not a number", ["Content-Length: abc"]),  # it was a traceback and no answer
+    ("negative", ["Content-Length: -1"]),  # it read until the client went away
+    ("signed", ["Content-Length: +2"]),
+    ("not ascii digits", ["Content-Length: \xb2"]),  # "²".isdigit() is True
+    ("two values", ["Content-Length: 2, 3"]),
+    ("two headers", ["Content-Length: 2", "Content-Length: 3"]),
+    ("empty", ["Content-Length: "]),
+]
+
+
+@pytest.mark.parametrize("path", ROUTES)
+@pytest.mark.parametrize(("case", "headers"), BAD_FRAMING, ids=[c[0] for c in BAD_FRAMING])
+def test_a_malformed_content_length_is_a_400(app, path, case, headers):
+    started = time.perf_counter()
+    reply = send(app, path, *headers, body=b"{}", timeout=5)
+    assert (reply.status, reply.json()) == (400, {"message": "Bad Request"})
+    assert reply.headers["connection"] == "close"
+    assert time.perf_counter() - started < 4  # answered, not waiting for the client to go
+
+
+def test_the_same_content_length_twice_is_one(app):
+    reply = send(app, "/login", "Content-Length: 2, 2", "Content-Length: 2", body=b"{}")
+    assert reply.status == 400
+    assert reply.json()["error"] == "missing field 'username'"  # the handler read the body
+
+
+@pytest.mark.parametrize("path", ROUTES)
+def test_a_chunked_body_is_a_411(app, path):
+    body = b"2\r\n{}\r\n0\r\n\r\n"
+    reply = send(app, path, "Transfer-Encoding: chunked", body=body)
+    assert (reply.status, reply.json()) == (411, {"message": "Length Required"})
+
+
+TOO_LARGE = gateway.MAX_PAYLOAD_BYTES + 1
+
+
+@pytest.mark.parametrize("path", ROUTES)
+def test_a_body_over_api_gateway_s_limit_gets_its_413(app, path):
+    """The client sends the whole body before it reads (as browsers and urllib do): it must
+    get the 413, not a connection reset (it did)."""
+    reply = http.post(f"{app.url}{path}", b"x" * TOO_LARGE, timeout=20)
+    assert (reply.status, reply.json()) == (413, {"message": "Request Entity Too Large"})
+
+
+def test_a_413_comes_before_the_body_is_sent(app):
+    """With Expect: 100-continue (curl's way) the client learns it without sending the body;
+    without it, declaring the length is enough: the answer does not wait for the body."""
+    for expect in (["Expect: 100-continue"], []):
+        started = time.perf_counter()
+        reply = send(app, "/chat", f"Content-Length: {TOO_LARGE}", *expect, timeout=5)
+        assert (reply.status, reply.json()) == (413, {"message": "Request Entity Too Large"})
+        assert time.perf_counter() - started < 1.5
+
+
+def test_headers_over_api_gateway_s_limit_are_a_431(app):
+    big = "x" * (gateway.MAX_HEADER_BYTES + 1)
+    for header in (f"X-Big: {big}", "X-Huge: " + "y" * 100_000):  # the 100 KB one was HTML
+        for path in ROUTES:
+            reply = send(app, path, header, "Content-Length: 2", body=b"{}")
+            expected = {"message": "Request Header Fields Too Large"}
+            assert (reply.status, reply.json()) == (431, expected)
+
+
+def test_headers_just_within_the_limit_pass(app):
+    line = len("POST /login HTTP/1.1")
+    values = len(app.url.removeprefix("http://")) + len("2")
+    filler = "z" * (gateway.MAX_HEADER_BYTES - line - values)
+    reply = send(app, "/login", f"X-Fill: {filler}", "Content-Length: 2", body=b"{}")
+    assert reply.status == 400
+    assert reply.json()["error"] == "missing field 'username'"
+
+
+FOREIGN_HOSTS = [
+    "evil.example",  # DNS rebinding: a name of someone else's that resolves to 127.0.0.1
+    "evil.example:8000",
+    "localhost.evil.example",
+    "127.0.0.1.nip.io",
+]
+
+
+@pytest.mark.parametrize("path", ROUTES)
+@pytest.mark.parametrize("host", FOREIGN_HOSTS)
+def test_a_host_this_server_does_not_serve_is_a_421(app, path, host):
+    reply = send(app, path, "Content-Length: 2", body=b"{}", host=host)
+    assert reply.status == 421
+    assert reply.json()["message"].startswith("Misdirected Request")
+
+
+BAD_HOSTS = [
+    ("no Host", None, []),
+    ("two Hosts", "127.0.0.1", ["Host: evil.example"]),
+    ("user info", "localhost@evil.example", []),
+    ("a path", "localhost/x", []),
+    ("port not a number", "localhost:http", []),
+    ("empty", " ", []),
+]
+
+
+@pytest.mark.parametrize("path", ROUTES)
+@pytest.mark.parametrize(("case", "host", "more"), BAD_HOSTS, ids=[c[0] for c in BAD_HOSTS])
+def test_a_missing_or_malformed_host_is_a_400(app, path, case, host, more):
+    reply = send(app, path, *more, "Content-Length: 2", body=b"{}", host=host)
+    assert (reply.status, reply.json()) == (400, {"message": "Bad Request"})
 
 
 def test_config_json_points_at_this_server(app):

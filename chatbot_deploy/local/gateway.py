@@ -24,6 +24,8 @@ logger = logging.getLogger("chatbot_deploy.local")
 
 Handler = Callable[[dict[str, Any], Any], Any]
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's request payload limit
+# API Gateway's limit on the request line and header values together (HTTP API quotas).
+MAX_HEADER_BYTES = 10240
 API_ID = "local"
 
 

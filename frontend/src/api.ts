@@ -26,7 +26,7 @@ export interface ChatAnswer {
  * - `session`: the token is missing, expired or refused (chat 401/403): sign in again
  * - `rate-limit`: the model provider is throttling (429): wait and retry
  * - `upstream`: the model provider failed or timed out (502/503/504)
- * - `invalid`: the request was refused as malformed (400/413)
+ * - `invalid`: the request was refused as malformed or too large (400/411/413/414/421/431)
  * - `server`: anything else from the server (500, unexpected statuses or bodies)
  * - `network`: no answer at all (offline, DNS, CORS, connection reset)
  * - `timeout`: no answer within the client's own deadline
@@ -189,6 +189,10 @@ function handlerText(body: unknown): string | undefined {
   return undefined;
 }
 
+/** Refused as a request (malformed, too large, sent to a host the server does not answer for;
+ * docs/api.md): the same request again would be refused again. */
+const REFUSED = new Set([400, 411, 413, 414, 421, 431]);
+
 export function errorFor(status: number, body: unknown): ApiError {
   const text = handlerText(body);
   switch (true) {
@@ -200,8 +204,8 @@ export function errorFor(status: number, body: unknown): ApiError {
         text ?? "Too many requests right now. Wait a moment and try again.",
         status,
       );
-    case status === 400 || status === 413:
-      return new ApiError("invalid", text ?? "The request was refused as invalid.", status);
+    case REFUSED.has(status):
+      return new ApiError("invalid", text ?? `The request was refused (HTTP ${status}).`, status);
     case status === 502 || status === 503 || status === 504:
       return new ApiError(
         "upstream",

@@ -95,6 +95,10 @@ describe("chat", () => {
     [503, { error: "no OpenAI API key is configured: set OPENAI_API_KEY" }, "upstream"],
     [504, { error: "the model provider did not answer in time; try again" }, "upstream"],
     [413, { error: "body too large" }, "invalid"],
+    [413, { message: "Request Entity Too Large" }, "invalid"],
+    [411, { message: "Length Required" }, "invalid"],
+    [421, { message: "Misdirected Request: this server does not answer for that host name" }, "invalid"],
+    [431, { message: "Request Header Fields Too Large" }, "invalid"],
     [500, { error: "internal error" }, "server"],
     [500, { message: "Internal Server Error" }, "server"],
     [404, { message: "Not Found" }, "server"],
@@ -114,6 +118,10 @@ describe("chat", () => {
       "The server had a problem (HTTP 500). Try again.",
     );
     expect(errorFor(502, "not json").message).toMatch(/did not answer/);
+    expect(errorFor(431, { message: "Request Header Fields Too Large" }).message).toBe(
+      "The request was refused (HTTP 431).",
+    );
+    expect(errorFor(421, undefined).retryable).toBe(false);
     expect(errorFor(429, undefined).retryable).toBe(true);
     expect(errorFor(403, undefined).retryable).toBe(false);
   });

@@ -36,12 +36,23 @@ function documentedRows(markdown: string): Row[] {
 
 /** What the person must be able to do about each documented failure. */
 const EXPECTED_KIND: Record<string, Record<number, ApiErrorKind>> = {
-  "POST /login": { 400: "invalid", 401: "credentials", 413: "invalid", 500: "server" },
+  "POST /login": {
+    400: "invalid",
+    401: "credentials",
+    411: "invalid",
+    413: "invalid",
+    421: "invalid",
+    431: "invalid",
+    500: "server",
+  },
   "POST /chat": {
     400: "invalid",
     401: "session",
     403: "session",
+    411: "invalid",
     413: "invalid",
+    421: "invalid",
+    431: "invalid",
     429: "rate-limit",
     500: "server",
     502: "upstream",

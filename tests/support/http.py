@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 
 @dataclass
@@ -40,6 +43,30 @@ def request(
             return Reply(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read())
     except urllib.error.HTTPError as err:
         return Reply(err.code, {k.lower(): v for k, v in err.headers.items()}, err.read())
+
+
+def raw(base: str, request: bytes, timeout: float = 10) -> Reply:
+    """Send ``request`` byte for byte (what urllib will not send: a bad Content-Length, an
+    odd Host …) to the server at ``base`` and read its one answer."""
+    parts = urlsplit(base)
+    assert parts.hostname and parts.port
+    with socket.create_connection((parts.hostname, parts.port), timeout=timeout) as sock:
+        sock.sendall(request)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        body = response.read()
+        return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, body)
+
+
+def build(
+    base: str, method: str, path: str, *headers: str, body: bytes = b"", host: str | None = ""
+) -> bytes:
+    """A request as bytes: its line, ``Host`` (``base``'s host:port unless given; None: no
+    Host header), then ``headers`` as written, then ``body``."""
+    if host == "":
+        host = urlsplit(base).netloc
+    lines = [f"{method} {path} HTTP/1.1", *([] if host is None else [f"Host: {host}"]), *headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
 def post(url: str, body: Any = None, headers: dict[str, str] | None = None, **kw: Any) -> Reply:
