@@ -1,8 +1,9 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 
-import type { Api, Session } from "./api";
+import { type Api, ApiError, type Session } from "./api";
 import { ChatPage } from "./ChatPage";
 import type { RuntimeConfig } from "./config";
+import { forgetConversations } from "./conversations";
 import { LoginPage } from "./LoginPage";
 import { formatRoute, parseRoute } from "./router";
 import {
@@ -10,11 +11,22 @@ import {
   clearSession,
   loadSession,
   msUntilExpiry,
+  type SigningOut,
   saveSession,
+  storedSession,
 } from "./session";
 
 export const EXPIRED_NOTICE = "Your session has expired. Please sign in again.";
 export const SIGNED_OUT_NOTICE = "You have signed out.";
+export const SIGNED_OUT_EVERYWHERE_NOTICE = "You have signed out everywhere.";
+export const SIGN_OUT_UNCONFIRMED_NOTICE =
+  "You have signed out in this browser, but the server did not confirm it: " +
+  "the session may stay valid there until it expires.";
+export const EVERYWHERE_FAILED_NOTICE =
+  "You have signed out in this browser, but your other sessions could not be ended. " +
+  "Sign in and choose “Sign out everywhere” again.";
+/** How long signing out waits for the server's answer before it goes ahead without it. */
+export const LOGOUT_WAIT_MS = 8_000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 interface Props {
@@ -34,10 +46,13 @@ export function App({ config, api, storage }: Props) {
   const [lastUsername, setLastUsername] = useState(
     initial.state === "expired" ? initial.username : "",
   );
+  const [signingOut, setSigningOut] = useState<SigningOut | null>(null);
   const [hash, setHash] = useState(() => window.location.hash);
   // Where a person who had to sign in was going (a conversation's address).
   const returnTo = useRef<string | null>(null);
   const route = parseRoute(hash);
+  const current = useRef(session);
+  current.current = session;
 
   function navigate(next: string, replace = false) {
     if (replace) {
@@ -106,11 +121,50 @@ export function App({ config, api, storage }: Props) {
     setSession(next);
   }
 
-  function logout() {
-    clearSession(storage);
-    setLastUsername(session?.username ?? "");
+  /** This browser forgets the user: the token, then their conversations (unless that user
+   * signed in again meanwhile, e.g. in another tab). Other users' data stays. */
+  function forget(ended: Session) {
+    if (storedSession(storage)?.token === ended.token) clearSession(storage);
+    if (storedSession(storage)?.username !== ended.username) {
+      forgetConversations(storage, ended.username);
+    }
+  }
+
+  /** Sign out on the server (best effort: whatever it answers, and within LOGOUT_WAIT_MS),
+   * then here. */
+  async function signOut(everywhere: boolean) {
+    const ending = session;
+    if (!ending || signingOut) return;
+    setSigningOut(everywhere ? "everywhere" : "this session");
+    const controller = new AbortController();
+    const timer = window.setTimeout(() => controller.abort(), LOGOUT_WAIT_MS);
+    let message: string;
+    try {
+      const ended = await api.logout(ending.token, everywhere, { signal: controller.signal });
+      message =
+        ended === "everywhere"
+          ? SIGNED_OUT_EVERYWHERE_NOTICE
+          : everywhere
+            ? EVERYWHERE_FAILED_NOTICE
+            : SIGNED_OUT_NOTICE;
+    } catch (err) {
+      // A refused token (401/403) is no session to end; anything else left it valid.
+      const refused = err instanceof ApiError && err.kind === "session";
+      message = everywhere
+        ? EVERYWHERE_FAILED_NOTICE
+        : refused
+          ? SIGNED_OUT_NOTICE
+          : SIGN_OUT_UNCONFIRMED_NOTICE;
+    } finally {
+      window.clearTimeout(timer);
+    }
+    setSigningOut(null);
+    forget(ending);
+    // Still showing the session that was signed out (it may have expired meanwhile)?
+    if (current.current && current.current.token !== ending.token) return;
+    setLastUsername(ending.username);
     setSession(null);
-    setNotice(SIGNED_OUT_NOTICE);
+    setNotice(message);
     returnTo.current = null;
     navigate(formatRoute({ page: "login" }));
   }
@@ -137,7 +191,8 @@ export function App({ config, api, storage }: Props) {
       conversationId={route.id}
       navigate={navigate}
       onSessionEnded={endSession}
-      onLogout={logout}
+      signingOut={signingOut}
+      onSignOut={(everywhere) => void signOut(everywhere)}
     />
   );
 }

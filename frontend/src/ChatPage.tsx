@@ -19,6 +19,7 @@ import { MenuIcon, PlusIcon } from "./icons";
 import { Markdown } from "./Markdown";
 import { plainText } from "./markdown";
 import { formatRoute } from "./router";
+import { type SigningOut, storedSession } from "./session";
 import { Sidebar } from "./Sidebar";
 
 interface Props {
@@ -29,7 +30,9 @@ interface Props {
   conversationId: string | null;
   navigate: (hash: string, replace?: boolean) => void;
   onSessionEnded: (message: string) => void;
-  onLogout: () => void;
+  /** Which sign-out is waiting for the server, if any. */
+  signingOut: SigningOut | null;
+  onSignOut: (everywhere: boolean) => void;
 }
 
 type ById<T> = Record<string, T>;
@@ -70,6 +73,9 @@ export function ChatPage(props: Props) {
   const error = current ? errors[current.id] : undefined;
 
   function commit(next: Conversation[]) {
+    // Signed out meanwhile (an answer that came in as the page was leaving, or a sign-out in
+    // another tab): the user's conversations were forgotten and must stay so.
+    if (storedSession(storage)?.username !== session.username) return;
     const kept = saveConversations(storage, session.username, next);
     latest.current = kept;
     setConversations(kept);
@@ -247,7 +253,8 @@ export function ChatPage(props: Props) {
         onNewChat={newChat}
         onSelect={select}
         onDelete={deleteConversation}
-        onLogout={props.onLogout}
+        signingOut={props.signingOut}
+        onSignOut={props.onSignOut}
         onClose={closeDrawer}
       />
       <div class="backdrop" hidden={!drawerOpen} onClick={closeDrawer} />

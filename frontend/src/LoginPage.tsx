@@ -13,6 +13,24 @@ interface Props {
 
 type FieldErrors = { username?: string; password?: string };
 
+/** A lock of a minute or more (failed logins, 429) also says at what time it ends. */
+const SAY_WHEN_FROM_S = 60;
+
+/** What the person reads: the API's text, and for a lock that is not short, when it ends
+ * (from `Retry-After`, when the browser lets the app read it). */
+export function messageFor(error: ApiError, now: number = Date.now()): string {
+  if (error.kind !== "rate-limit" || error.retryAfter === undefined) return error.message;
+  if (error.retryAfter < SAY_WHEN_FROM_S) return error.message;
+  // Rounded up to the minute, so that the time shown is never too early.
+  const minute = 60_000;
+  const end = Math.ceil((now + error.retryAfter * 1000) / minute) * minute;
+  const at = new Date(end).toLocaleTimeString([], {
+    hour: "2-digit",
+    minute: "2-digit",
+  });
+  return `${error.message} You can sign in again from ${at}.`;
+}
+
 export function LoginPage({ api, stack, notice, initialUsername, onLogin }: Props) {
   const [username, setUsername] = useState(initialUsername);
   const [password, setPassword] = useState("");
@@ -44,7 +62,7 @@ export function LoginPage({ api, stack, notice, initialUsername, onLogin }: Prop
       onLogin(await api.login(username.trim(), password));
     } catch (err) {
       const message =
-        err instanceof ApiError ? err.message : "Something went wrong. Try again.";
+        err instanceof ApiError ? messageFor(err) : "Something went wrong. Try again.";
       setError(message);
       if (err instanceof ApiError && err.kind === "credentials") {
         setPassword("");

@@ -3,6 +3,7 @@ import { useEffect, useRef } from "preact/hooks";
 import type { Conversation } from "./conversations";
 import { PlusIcon, TrashIcon } from "./icons";
 import { formatRoute } from "./router";
+import type { SigningOut } from "./session";
 
 interface Props {
   conversations: Conversation[];
@@ -14,12 +15,14 @@ interface Props {
   onNewChat: () => void;
   onSelect: (id: string) => void;
   onDelete: (conversation: Conversation) => void;
-  onLogout: () => void;
+  /** Which sign-out is waiting for the server, if any. */
+  signingOut: SigningOut | null;
+  onSignOut: (everywhere: boolean) => void;
   onClose: () => void;
 }
 
 export function Sidebar(props: Props) {
-  const { conversations, currentId, open } = props;
+  const { conversations, currentId, open, signingOut } = props;
   const newChatRef = useRef<HTMLButtonElement>(null);
 
   useEffect(() => {
@@ -31,6 +34,14 @@ export function Sidebar(props: Props) {
     document.addEventListener("keydown", onKey);
     return () => document.removeEventListener("keydown", onKey);
   }, [open]);
+
+  function signOutEverywhere() {
+    const sure = window.confirm(
+      `Sign out “${props.username}” everywhere? Every session ends, on this device and all ` +
+        "others, and this browser forgets your conversations.",
+    );
+    if (sure) props.onSignOut(true);
+  }
 
   return (
     <aside id="sidebar" class="sidebar" aria-label="Conversations">
@@ -71,9 +82,31 @@ export function Sidebar(props: Props) {
         <span class="account-name" title={props.username}>
           {props.username}
         </span>
-        <button type="button" class="secondary" onClick={props.onLogout}>
-          Sign out
-        </button>
+        <div class="account-actions">
+          <button
+            type="button"
+            class="secondary"
+            disabled={signingOut !== null}
+            aria-describedby="sign-out-note"
+            onClick={() => props.onSignOut(false)}
+          >
+            {signingOut === "this session" && <span class="spinner" aria-hidden="true" />}
+            {signingOut === "this session" ? "Signing out…" : "Sign out"}
+          </button>
+          <button
+            type="button"
+            class="secondary"
+            disabled={signingOut !== null}
+            aria-describedby="sign-out-note"
+            onClick={signOutEverywhere}
+          >
+            {signingOut === "everywhere" && <span class="spinner" aria-hidden="true" />}
+            {signingOut === "everywhere" ? "Signing out everywhere…" : "Sign out everywhere"}
+          </button>
+        </div>
+        <p id="sign-out-note" class="account-note">
+          Signing out removes your conversations from this browser.
+        </p>
       </div>
     </aside>
   );

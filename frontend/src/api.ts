@@ -23,8 +23,9 @@ export interface ChatAnswer {
 /**
  * What went wrong, by what the person can do about it:
  * - `credentials`: wrong username or password (login 401)
- * - `session`: the token is missing, expired or refused (chat 401/403): sign in again
- * - `rate-limit`: the model provider is throttling (429): wait and retry
+ * - `session`: the token is missing, expired or refused (chat/logout 401/403): sign in again
+ * - `rate-limit`: too many requests (429: the model provider is throttling, or a username's
+ *   failed logins locked it for a while): wait and retry
  * - `upstream`: the model provider failed or timed out (502/503/504)
  * - `invalid`: the request was refused as malformed or too large (400/411/413/414/421/431)
  * - `server`: anything else from the server (500, unexpected statuses or bodies)
@@ -46,12 +47,16 @@ export type ApiErrorKind =
 export class ApiError extends Error {
   readonly kind: ApiErrorKind;
   readonly status: number | undefined;
+  /** Seconds to wait before trying again, from a `Retry-After` header the app could read
+   * (a cross-origin API only shows it when its CORS configuration exposes it). */
+  readonly retryAfter: number | undefined;
 
-  constructor(kind: ApiErrorKind, message: string, status?: number) {
+  constructor(kind: ApiErrorKind, message: string, status?: number, retryAfter?: number) {
     super(message);
     this.name = "ApiError";
     this.kind = kind;
     this.status = status;
+    this.retryAfter = retryAfter;
   }
 
   /** Worth offering a retry button for. */
@@ -64,9 +69,15 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+/** What `POST /logout` ended. */
+export type SignedOut = "this session" | "everywhere";
+
 export interface Api {
   login(username: string, password: string, options?: RequestOptions): Promise<Session>;
   chat(token: string, messages: ChatMessage[], options?: RequestOptions): Promise<ChatAnswer>;
+  /** End this session on the server (its token is refused from now on), or with
+   * `everywhere` every session of the user. */
+  logout(token: string, everywhere: boolean, options?: RequestOptions): Promise<SignedOut>;
 }
 
 /** API Gateway ends a request after 30 s; give up a little later than that. */
@@ -81,6 +92,7 @@ export function createApi(
 ): Api {
   const base = apiUrl.replace(/\/+$/, "");
 
+  /** `body` undefined sends an empty body (POST /logout's "this session"). */
   async function post(path: string, body: unknown, headers: Record<string, string>, options?: RequestOptions) {
     const controller = new AbortController();
     let timedOut = false;
@@ -95,14 +107,18 @@ export function createApi(
     try {
       const response = await fetchImpl(`${base}${path}`, {
         method: "POST",
-        headers: { "content-type": "application/json", ...headers },
-        body: JSON.stringify(body),
+        headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
+        body: body === undefined ? undefined : JSON.stringify(body),
         signal: controller.signal,
         cache: "no-store",
         credentials: "omit",
       });
       const text = await response.text();
-      return { status: response.status, body: parseJson(text) };
+      return {
+        status: response.status,
+        body: parseJson(text),
+        retryAfter: parseRetryAfter(response.headers.get("retry-after")),
+      };
     } catch (error) {
       if (timedOut) {
         throw new ApiError("timeout", "The server did not answer in time. Try again.");
@@ -120,18 +136,23 @@ export function createApi(
 
   return {
     async login(username, password, options) {
-      const { status, body } = await post("/login", { username, password }, {}, options);
+      const { status, body, retryAfter } = await post(
+        "/login",
+        { username, password },
+        {},
+        options,
+      );
       if (status === 200 && isLoginBody(body)) {
         return { token: body.token, username: body.username, expiresAt: body.expires_at };
       }
       if (status === 401) {
         throw new ApiError("credentials", "Wrong username or password.", status);
       }
-      throw errorFor(status, body);
+      throw errorFor(status, body, retryAfter);
     },
 
     async chat(token, messages, options) {
-      const { status, body } = await post(
+      const { status, body, retryAfter } = await post(
         "/chat",
         { messages: messages.map(({ role, content }) => ({ role, content })) },
         { authorization: `Bearer ${token}` },
@@ -140,9 +161,33 @@ export function createApi(
       if (status === 200 && isChatBody(body)) {
         return { message: { role: "assistant", content: body.message.content }, model: body.model };
       }
-      throw errorFor(status, body);
+      throw errorFor(status, body, retryAfter);
+    },
+
+    async logout(token, everywhere, options) {
+      const { status, body, retryAfter } = await post(
+        "/logout",
+        everywhere ? { everywhere: true } : undefined,
+        { authorization: `Bearer ${token}` },
+        options,
+      );
+      if (status === 200 && isLogoutBody(body)) return body.signed_out;
+      throw errorFor(status, body, retryAfter);
     },
   };
+}
+
+/** `Retry-After`: delay-seconds or an HTTP date (RFC 9110); undefined when absent or odd. */
+export function parseRetryAfter(
+  value: string | null,
+  now: number = Date.now(),
+): number | undefined {
+  if (value === null) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text);
+  if (!/^[A-Za-z]{3}/.test(text)) return undefined; // dates start with the day's name
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
 }
 
 function parseJson(text: string): unknown {
@@ -179,6 +224,10 @@ function isChatBody(body: unknown): body is { message: { content: string }; mode
   );
 }
 
+function isLogoutBody(body: unknown): body is { signed_out: SignedOut } {
+  return isObject(body) && (body.signed_out === "this session" || body.signed_out === "everywhere");
+}
+
 /** Our handlers' `{"error": ...}` text is safe to show; API Gateway's `{"message"}` is not
  * meant for people, so statuses decide and the text is ours. */
 function handlerText(body: unknown): string | undefined {
@@ -193,7 +242,7 @@ function handlerText(body: unknown): string | undefined {
  * docs/api.md): the same request again would be refused again. */
 const REFUSED = new Set([400, 411, 413, 414, 421, 431]);
 
-export function errorFor(status: number, body: unknown): ApiError {
+export function errorFor(status: number, body: unknown, retryAfter?: number): ApiError {
   const text = handlerText(body);
   switch (true) {
     case status === 401 || status === 403:
@@ -203,6 +252,7 @@ export function errorFor(status: number, body: unknown): ApiError {
         "rate-limit",
         text ?? "Too many requests right now. Wait a moment and try again.",
         status,
+        retryAfter,
       );
     case REFUSED.has(status):
       return new ApiError("invalid", text ?? `The request was refused (HTTP ${status}).`, status);

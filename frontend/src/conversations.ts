@@ -142,6 +142,11 @@ export function loadConversations(storage: Storage, username: string): Conversat
   }
 }
 
+/** Forget a user's conversations in this browser (on sign-out); other users' stay. */
+export function forgetConversations(storage: Storage, username: string): void {
+  storage.removeItem(storageKey(username));
+}
+
 /**
  * Save the list; when the browser's storage is full, drop the oldest conversations (never
  * the first, the one in use) until it fits. Returns what was actually kept.

@@ -31,6 +31,9 @@ function isSession(value: unknown): value is Session {
   );
 }
 
+/** Which sign-out is waiting for the server's answer. */
+export type SigningOut = "this session" | "everywhere";
+
 export type LoadedSession =
   | { state: "none" }
   | { state: "expired"; username: string }
@@ -60,4 +63,15 @@ export function saveSession(storage: Storage, session: Session): void {
 
 export function clearSession(storage: Storage): void {
   storage.removeItem(SESSION_KEY);
+}
+
+/** The session kept in storage now (null for none), without dropping anything: a page still
+ * open after its user signed out (here or in another tab) must not write their data back. */
+export function storedSession(storage: Storage): Session | null {
+  try {
+    const parsed: unknown = JSON.parse(storage.getItem(SESSION_KEY) ?? "null");
+    return isSession(parsed) ? parsed : null;
+  } catch {
+    return null;
+  }
 }

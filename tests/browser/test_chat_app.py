@@ -11,14 +11,17 @@ import jwt
 import pytest
 from playwright.sync_api import expect
 
+from chatbot_deploy.local import emulator
 from tests.browser.conftest import (
     ARTIFACTS,
+    DESKTOP,
     PHONE,
     SESSION_KEY,
     answers,
     send,
     sign_in,
 )
+from tests.support import http
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.local_app import PASSWORD, USERNAME, LocalApp
 
@@ -313,12 +316,175 @@ def test_session_expiring_while_open_sends_you_to_login(page: Any) -> None:
 
 def test_logout(page: Any) -> None:
     sign_in(page)
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
     expect(page).to_have_url(re.compile(r"#/login$"))
     expect(page.get_by_role("status")).to_have_text("You have signed out.")
     assert stored_session(page) is None
     page.reload()
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+
+
+OTHER_USERS_KEY = "chatbot-deploy:conversations:bob"
+OTHER_USERS_DATA = json.dumps(
+    [{"id": "b0b", "title": "bob's", "messages": [], "createdAt": 1, "updatedAt": 1}]
+)
+
+
+def conversations_key(username: str = USERNAME) -> str:
+    return f"chatbot-deploy:conversations:{username}"
+
+
+def stored(page: Any, key: str) -> str | None:
+    value: str | None = page.evaluate("key => localStorage.getItem(key)", key)
+    return value
+
+
+def chat_directly(web_app: LocalApp, token: str) -> http.Reply:
+    """POST /chat with ``token`` from outside the browser, after the chat function's 5 s
+    cache of who signed out is forgotten (a fresh container)."""
+    emulator.new_container()
+    return http.request(
+        "POST",
+        web_app.url + "/chat",
+        {"messages": [{"role": "user", "content": "still me?"}]},
+        headers={"authorization": f"Bearer {token}"},
+    )
+
+
+def test_sign_out_ends_the_session_on_the_server_and_forgets_the_conversations(
+    page: Any, web_app: LocalApp
+) -> None:
+    sign_in(page)
+    send(page, "keep this private")
+    expect(answers(page)).to_have_text("echo: keep this private")
+    session = stored_session(page)
+    assert session is not None
+    token = session["token"]
+    assert chat_directly(web_app, token).status == 200
+    # Another user's conversations kept in this browser are not this sign-out's business.
+    page.evaluate("([k, v]) => localStorage.setItem(k, v)", [OTHER_USERS_KEY, OTHER_USERS_DATA])
+    sign_out = page.get_by_role("button", name="Sign out", exact=True)
+    expect(sign_out).to_have_accessible_description(re.compile("removes your conversations"))
+
+    with page.expect_response("**/logout") as answer:
+        sign_out.click()
+    assert answer.value.status == 200
+    assert answer.value.json() == {"signed_out": "this session"}
+    sent = answer.value.request
+    assert sent.method == "POST"
+    assert sent.headers["authorization"] == f"Bearer {token}"
+    assert not sent.post_data  # an empty body: this session only
+
+    expect(page).to_have_url(re.compile(r"#/login$"))
+    expect(page.get_by_role("status")).to_have_text("You have signed out.")
+    assert stored_session(page) is None
+    assert stored(page, conversations_key()) is None
+    assert stored(page, OTHER_USERS_KEY) == OTHER_USERS_DATA
+
+    # The server refuses the old token from now on.
+    refused = chat_directly(web_app, token)
+    assert refused.status == 401
+    assert refused.json() == {"error": "session ended; log in again"}
+
+    # Signing in again starts afresh: a new token that works, no conversations from before.
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Message").wait_for()
+    expect(page.get_by_text("Your conversations will appear here.")).to_be_visible()
+    session = stored_session(page)
+    assert session is not None and session["token"] != token
+    send(page, "a new start")
+    expect(answers(page)).to_have_text("echo: a new start")
+
+
+def test_sign_out_goes_ahead_when_the_server_cannot_be_reached(page: Any) -> None:
+    sign_in(page)
+    send(page, "hello")
+    expect(answers(page)).to_have_text("echo: hello")
+    page.route("**/logout", lambda route: route.abort("connectionrefused"))
+    page.get_by_role("button", name="Sign out", exact=True).click()
+    expect(page).to_have_url(re.compile(r"#/login$"))
+    expect(page.get_by_role("status")).to_contain_text("the server did not confirm it")
+    assert stored_session(page) is None
+    assert stored(page, conversations_key()) is None
+
+
+def test_sign_out_everywhere_ends_the_other_devices_sessions(
+    browser: Any, page: Any, web_app: LocalApp
+) -> None:
+    # Two devices: this page, and another browser profile signed in as the same user.
+    other_context = browser.new_context(viewport=DESKTOP)
+    other = other_context.new_page()
+    other.goto(web_app.url + "/")
+    sign_in(other)
+    send(other, "from my phone")
+    expect(answers(other)).to_have_text("echo: from my phone")
+
+    sign_in(page)
+    send(page, "from my laptop")
+    expect(answers(page)).to_have_text("echo: from my laptop")
+    session = stored_session(page)
+    assert session is not None
+    everywhere = page.get_by_role("button", name="Sign out everywhere")
+    expect(everywhere).to_have_accessible_description(re.compile("removes your conversations"))
+
+    # Not confirmed: nothing happens.
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    everywhere.click()
+    expect(page.get_by_label("Message")).to_be_visible()
+    assert stored_session(page) == session
+
+    asked: list[str] = []
+
+    def accept(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", accept)
+    with page.expect_response("**/logout") as answer:
+        everywhere.click()
+    assert answer.value.status == 200
+    assert answer.value.json() == {"signed_out": "everywhere"}
+    assert json.loads(answer.value.request.post_data) == {"everywhere": True}
+    assert "everywhere" in asked[0]
+    expect(page).to_have_url(re.compile(r"#/login$"))
+    expect(page.get_by_role("status")).to_have_text("You have signed out everywhere.")
+    assert stored_session(page) is None
+    assert stored(page, conversations_key()) is None
+
+    # This device's old token is refused, and so is the other device's.
+    assert chat_directly(web_app, session["token"]).status == 401
+    emulator.new_container()
+    send(other, "still signed in?")
+    expect(other).to_have_url(re.compile(r"#/login$"))
+    expect(other.get_by_role("status")).to_have_text(
+        "Your session has ended. Please sign in again."
+    )
+    other_context.close()
+
+
+def test_login_locked_after_failed_logins_says_when_to_try_again(page: Any) -> None:
+    page.get_by_label("Username").fill(USERNAME)
+    statuses = []
+    for attempt in range(10):  # the 5th failure locks the username for 1 s, the next 2 s ...
+        page.get_by_label("Password").fill(f"wrong-{attempt}")
+        with page.expect_response("**/login") as answer:
+            page.get_by_role("button", name="Sign in").click()
+        statuses.append(answer.value.status)
+        if answer.value.status == 429:
+            break
+    assert statuses[:5] == [401] * 5 and statuses[-1] == 429, statuses
+    wait = int(answer.value.headers["retry-after"])
+    assert 1 <= wait < 60
+    expect(page.get_by_role("alert")).to_have_text(
+        f"Too many failed logins for this username; try again in {wait} s."
+    )
+    # The password stays for the next try; after the lock, the right one signs in.
+    expect(page.get_by_label("Password")).to_have_value(f"wrong-{len(statuses) - 1}")
+    page.wait_for_timeout(wait * 1000 + 200)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Message").wait_for()
 
 
 def test_follows_the_system_dark_preference(browser: Any, web_app: LocalApp) -> None:
