@@ -13,6 +13,7 @@ import time
 import jwt
 import pytest
 
+from chatbot_deploy import app_spec
 from chatbot_deploy.local import LocalUser, emulator, gateway
 from chatbot_lambda import chat as chat_handler
 from chatbot_lambda import upstream, users
@@ -214,7 +215,7 @@ def test_upstream_errors_over_http(app, token, content, status):
 
 
 # --------------------------------- requests refused before any route, as API Gateway does
-ROUTES = ["/login", "/chat"]
+ROUTES = [route.path for route in app_spec.ROUTES]  # every route gets the early answers
 
 
 def send(app, path, *headers, body=b"", host="", **kw):
@@ -401,6 +402,57 @@ def test_a_removed_user_s_session_ends(app, monkeypatch):
     reply = chat(app, token, [{"role": "user", "content": "hi"}])
     assert reply.status == 401
     assert reply.json() == {"error": "session ended; log in again"}
+
+
+def logout(app, token, body=None, **kw):
+    raw = b"" if body is None else body
+    return http.post(f"{app.url}/logout", raw, http.bearer(token) if token else {}, **kw)
+
+
+def test_signing_out_ends_that_session_only(app, monkeypatch):
+    monkeypatch.setattr(chat_handler, "SESSION_CHECK_TTL_S", 0)  # else within 5 s
+    token, other = http.login(app.url, USERNAME, PASSWORD), http.login(app.url, USERNAME, PASSWORD)
+    reply = logout(app, token)
+    assert (reply.status, reply.json()) == (200, {"signed_out": "this session"})
+    refused = chat(app, token, [{"role": "user", "content": "hi"}])
+    assert (refused.status, refused.json()) == (401, {"error": "session ended; log in again"})
+    assert chat(app, other, [{"role": "user", "content": "hi"}]).status == 200
+
+
+def test_signing_out_everywhere_ends_every_session(app, monkeypatch):
+    monkeypatch.setattr(chat_handler, "SESSION_CHECK_TTL_S", 0)
+    app.aws.add_user(LocalUser("carol", "carol-password-1"))
+    phone = http.login(app.url, "carol", "carol-password-1")
+    laptop = http.login(app.url, "carol", "carol-password-1")
+    time.sleep(1.1)  # token times are whole seconds
+    reply = logout(app, phone, {"everywhere": True})
+    assert (reply.status, reply.json()) == (200, {"signed_out": "everywhere"})
+    assert chat(app, laptop, [{"role": "user", "content": "hi"}]).status == 401
+    time.sleep(1.1)
+    fresh = http.login(app.url, "carol", "carol-password-1")
+    assert chat(app, fresh, [{"role": "user", "content": "hi"}]).status == 200
+
+
+def test_logout_needs_a_valid_token_and_a_sane_body(app, token):
+    assert logout(app, None).json() == {"message": "Unauthorized"}
+    assert logout(app, "forged.token.here").json() == {"message": "Forbidden"}
+    reply = logout(app, token, {"everywhere": "yes"})
+    assert (reply.status, reply.json()) == (
+        400,
+        {"error": "field 'everywhere' must be true or false"},
+    )
+
+
+def test_repeated_failed_logins_lock_the_username_with_a_429(app):
+    """Per username, the same for one that does not exist; the answer reveals nothing."""
+    for username in ("dave-does-not-exist", USERNAME + "-nobody"):
+        replies = [
+            http.post(f"{app.url}/login", {"username": username, "password": f"guess-{n:03d}"})
+            for n in range(6)
+        ]
+        assert [r.status for r in replies] == [401] * 5 + [429]
+        assert replies[-1].headers["retry-after"] == "1"
+        assert replies[-1].json()["error"].startswith("too many failed logins")
 
 
 def _boom(*args: object, **kwargs: object) -> None:

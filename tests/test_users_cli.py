@@ -14,6 +14,7 @@ import pytest
 from moto import mock_aws
 
 from chatbot_deploy import app_spec
+from chatbot_deploy.deploy import table
 from chatbot_deploy.errors import UserError
 from chatbot_deploy.local import events
 from chatbot_deploy.local.emulator import new_container
@@ -582,6 +583,9 @@ def test_added_user_can_log_in_through_the_real_login_handler(
 ) -> None:
     ssm = boto3.client("ssm", region_name=REGION)
     ssm.put_parameter(Name=NAMES.jwt_secret_param, Value="s" * 48, Type="SecureString")
+    for spec in app_spec.TABLES.values():  # the other tables, as `up` makes them
+        if spec.key != "users":
+            table.create_on_demand(dynamodb, NAMES.table(spec.key), spec.hash_key, NAMES.tags)
     for kind in ("login", "authorizer", "chat"):
         for key, value in app_spec.function_environment(kind, NAMES, app_spec.AppConfig()).items():
             monkeypatch.setenv(key, value)

@@ -39,7 +39,7 @@ def logs(
         list[str] | None,
         typer.Argument(
             metavar="FUNCTION",
-            help="Which functions: login, chat, authorizer (default: all three).",
+            help=f"Which functions: {', '.join(FUNCTION_KINDS)} (default: all).",
             show_default=False,
         ),
     ] = None,

@@ -48,8 +48,8 @@ def up(
     reset: Reset = None,
     json_output: Json = False,
 ) -> None:
-    """Deploy the chatbot: dependency layer, three functions with their roles and log groups,
-    SSM parameters, users table, HTTP API and the website, then print the website URL.
+    """Deploy the chatbot: dependency layer, the functions with their roles and log groups,
+    SSM parameters, tables, HTTP API and the website, then print the website URL.
 
     Safe to run again: only what changed is updated, an unchanged stack makes no change at
     all, an interrupted run is finished, and what the app no longer has is removed. The

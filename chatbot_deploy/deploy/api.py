@@ -48,6 +48,8 @@ def cors(ctx: DeployContext) -> dict[str, Any]:
         "AllowOrigins": [ctx.website_url],
         "AllowMethods": app_spec.cors_methods(),
         "AllowHeaders": ["authorization", "content-type"],
+        # the web app says when a locked login may be tried again (POST /login's 429)
+        "ExposeHeaders": ["retry-after"],
         "MaxAge": CORS_MAX_AGE_S,
     }
 

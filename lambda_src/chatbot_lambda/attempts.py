@@ -93,7 +93,7 @@ def record_failure(dynamodb: Any, table: str, username: str, now: float) -> int:
             Key={KEY: {"S": username}},
             UpdateExpression="SET #l = :until",
             ExpressionAttributeNames={"#l": LOCKED_UNTIL_ATTRIBUTE},
-            ExpressionAttributeValues={":until": {"N": str(math.ceil(now) + delay)}},
+            ExpressionAttributeValues={":until": {"N": f"{now + delay:.3f}"}},
         )
     return delay
 

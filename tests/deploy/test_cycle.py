@@ -86,7 +86,8 @@ def test_fresh_up_creates_everything_as_specified(deployer):
             set(dynamo)
             == {
                 "login": {"ReadUsers", "CountFailedLogins", "UpgradePasswordHashes"},
-                "chat": {"ReadSessionStart"},
+                "chat": {"ReadSessionStart", "ReadSignedOutTokens"},
+                "logout": {"SignOutOneSession", "SignOutEverywhere"},
                 "authorizer": set(),
             }[kind]
         )
@@ -129,9 +130,10 @@ def test_fresh_up_creates_everything_as_specified(deployer):
     # API: routes, authorizer, stage, CORS, permissions scoped to the API.
     [found] = api.find_apis(ctx)
     assert found["CorsConfiguration"]["AllowOrigins"] == [result.website_url]
+    assert found["CorsConfiguration"]["ExposeHeaders"] == ["retry-after"]  # the login lock
     gw = deployer.client("apigatewayv2")
     routes = {r["RouteKey"]: r for r in gw.get_routes(ApiId=found["ApiId"])["Items"]}
-    assert set(routes) == {"POST /login", "POST /chat"}
+    assert set(routes) == {route.route_key for route in app_spec.ROUTES}
     assert routes["POST /login"]["AuthorizationType"] == "NONE"
     assert routes["POST /chat"]["AuthorizationType"] == "CUSTOM"
     authorizer = gw.get_authorizer(
@@ -236,7 +238,7 @@ def test_shared_module_change_updates_every_function(deployer):
     shared.write_text(shared.read_text() + "\n# changed\n")
     deployer.log.clear()
     result = deployer.up()
-    assert deployer.log.writes == [("lambda", "UpdateFunctionCode")] * 3
+    assert deployer.log.writes == [("lambda", "UpdateFunctionCode")] * len(FUNCTION_KINDS)
     assert sorted(result.changed) == [f"function:{k}" for k in sorted(FUNCTION_KINDS)]
 
 
@@ -340,7 +342,7 @@ def test_architecture_change_moves_code_and_layer(deployer):
     deployer.log.clear()
     deployer.up(arch="x86_64")
     writes = deployer.log.writes
-    assert sent == [["x86_64"]] * 3  # the architecture travels with the code
+    assert sent == [["x86_64"]] * len(FUNCTION_KINDS)  # the architecture travels with the code
     assert writes.count(("lambda", "PublishLayerVersion")) == 1
     assert writes.count(("lambda", "DeleteLayerVersion")) == 1
     lam = deployer.client("lambda")
