@@ -353,8 +353,9 @@ def test_polling_reports_each_new_event_once_in_time_order(client: Any) -> None:
     ]
     assert live_calls == []  # Live Tail cannot cover groups that do not exist yet
     assert rec.notices == [
-        "Live Tail needs existing log groups; not yet created: /aws/lambda/chatbot-chat, "
-        "/aws/lambda/chatbot-authorizer; polling every 2 s"
+        "Live Tail needs existing log groups; not yet created: "
+        + ", ".join(NAMES.log_group(kind) for kind in FUNCTION_KINDS if kind != "login")
+        + "; polling every 2 s"
     ]
     assert sleep.calls == [2.0, 2.0, 2.0, 2.0]
 
@@ -468,7 +469,7 @@ def test_live_tail_failure_falls_back_to_polling(
         follower.run()
     assert rec.notices[-1] == f"{reason}; polling every 2 s"
     # Polling started from scratch (nothing already shown): recent events, then the new one.
-    assert rec.messages == ["login old", "chat old", "authorizer old", "after fallback"]
+    assert rec.messages == [f"{kind} old" for kind in FUNCTION_KINDS] + ["after fallback"]
 
 
 def test_live_tail_catches_up_and_never_shows_an_event_twice(client: Any) -> None:
@@ -657,9 +658,7 @@ def test_follow_as_a_real_process_against_a_moto_server_and_sigint(
             proc.communicate()
     assert proc.returncode == 0, stderr
     assert [m for _, m in lines_of("".join(seen))] == [
-        "login before",
-        "chat before",
-        "authorizer before",
+        *(f"{kind} before" for kind in FUNCTION_KINDS),
         "chat while following",
     ]
     assert rest == ""

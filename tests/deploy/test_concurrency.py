@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
+from chatbot_deploy import app_spec
 from chatbot_deploy.names import TAG_KEY, StackNames
 from tests.deploy.test_kill import _cli, _env
 
@@ -47,13 +48,13 @@ def _tagged_everything(endpoint: str, region: str) -> dict[str, int]:
 
 WHOLE = {
     "apis": 1,
-    "functions": 3,
+    "functions": len(app_spec.FUNCTIONS),
     "layer_versions": 1,
-    "roles": 3,
-    "tables": 2,  # users, and the lock's
-    "parameters": 3,  # settings, JWT secret, OpenAI key
+    "roles": len(app_spec.FUNCTIONS),
+    "tables": len(app_spec.TABLES) + 1,  # and the lock's
+    "parameters": len(app_spec.PARAMETERS) + 1,  # and the settings
     "buckets": 1,
-    "log_groups": 3,
+    "log_groups": len(app_spec.FUNCTIONS),
 }
 GONE = dict.fromkeys(WHOLE, 0)
 
