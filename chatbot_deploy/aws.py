@@ -27,7 +27,8 @@ from chatbot_deploy.errors import UserError
 # Throttling and AWS's transient 5xx keep botocore's adaptive retries (10 attempts). A failure
 # to connect is different: nobody answers, and ten attempts with backoff took 15-40 s before
 # saying so. Such a call is tried CONNECT_ATTEMPTS times, each connect waiting at most
-# CONNECT_TIMEOUT_S: about 1 s for a refused port, at most 5 s for a silent network.
+# CONNECT_TIMEOUT_S: about 1 s for a refused port, about 5 s for a host that never answers
+# (a DNS lookup keeps the system resolver's own timeouts).
 CONNECT_TIMEOUT_S = 2
 CONNECT_ATTEMPTS = 2
 RETRY_CONFIG = Config(
