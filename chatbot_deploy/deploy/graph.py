@@ -10,10 +10,14 @@ so nothing is left half-made), and `StepsInterrupted` says what was done.
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any, Protocol
 
 Outputs = Mapping[str, Any]
@@ -144,6 +148,32 @@ def check_graph(steps: Sequence[Step]) -> None:
             deps.difference_update(ready)
 
 
+POLL_S = 0.1  # how often the loop looks whether Ctrl-C asked it to stop
+
+
+@contextmanager
+def ctrl_c_asks_to_stop(stop: threading.Event) -> Iterator[None]:
+    """While steps run, the first Ctrl-C only sets `stop`: the run stops between steps. It is
+    a flag, not a KeyboardInterrupt raised wherever the main thread happens to be (half way
+    through printing a step's line, Rich's buffer would swallow everything after). A second
+    Ctrl-C interrupts at once. Outside the main thread (no signals there) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_steps(
     steps: Sequence[Step],
     reporter: Reporter | None = None,
@@ -188,16 +218,17 @@ def run_steps(
             inputs = {key: outputs[key] for key in step.after}
             running[pool.submit(start, step, inputs)] = step
 
-    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="deploy") as pool:
+    stop = threading.Event()
+    with (
+        ctrl_c_asks_to_stop(stop),
+        ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="deploy") as pool,
+    ):
         launch(pool)
         while running:
-            try:
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-            except KeyboardInterrupt:
-                if failure is None:
-                    failure = StepsInterrupted(record)
-                    report.stopping(len(running))
-                continue
+            done, _ = wait(running, timeout=POLL_S, return_when=FIRST_COMPLETED)
+            if stop.is_set() and failure is None:
+                failure = StepsInterrupted(record)
+                report.stopping(len(running) - len(done))
             for future in done:
                 step = running.pop(future)
                 step_record = record.steps[step.key]
@@ -212,6 +243,8 @@ def run_steps(
                 report.finished(step, outcome, step_record.seconds)
             if failure is None:
                 launch(pool)
+        if stop.is_set() and failure is None and pending:
+            failure = StepsInterrupted(record)
     record.finished = time.monotonic()
     if failure is not None:
         raise failure

@@ -126,3 +126,49 @@ def test_the_overlap_check_fails_when_steps_run_one_at_a_time(deployer):
     timed from when a worker takes it, not from when it was queued)."""
     record = deployer.up(max_workers=1).record
     assert _peak(record) == 1
+
+
+def test_ctrl_c_stops_between_steps_and_says_what_was_done():
+    """SIGINT while a step runs: that step finishes, its dependants never start, and the
+    run ends with StepsInterrupted holding what was done; the handler is put back."""
+    import os
+    import signal
+
+    from chatbot_deploy.deploy.graph import StepsInterrupted
+
+    class Reporter:
+        def __init__(self) -> None:
+            self.stopping_with: list[int] = []
+
+        def started(self, step):
+            pass
+
+        def finished(self, step, outcome, seconds):
+            pass
+
+        def failed(self, step, error, seconds):
+            pass
+
+        def stopping(self, running):
+            self.stopping_with.append(running)
+
+    def press_ctrl_c(inputs):
+        os.kill(os.getpid(), signal.SIGINT)  # delivered to the main thread, which waits
+        time.sleep(0.3)  # still running when the loop notices
+        return Outcome("done", 1, changed=True)
+
+    ran: list[str] = []
+
+    def then(inputs):
+        ran.append("then")
+        return Outcome("done")
+
+    steps = [Step("first", "first", press_ctrl_c), Step("then", "then", then, ("first",))]
+    before = signal.getsignal(signal.SIGINT)
+    reporter = Reporter()
+    with pytest.raises(StepsInterrupted) as stopped:
+        run_steps(steps, reporter)
+    assert ran == []  # "then" never started
+    assert [step.key for step in stopped.value.changed] == ["first"]  # "first" finished
+    assert reporter.stopping_with == [1]
+    assert signal.getsignal(signal.SIGINT) is before
