@@ -129,3 +129,6 @@ def test_ctrl_c_says_what_was_done_and_up_finishes_the_job(server, workspace):
     functions = session.client("lambda", endpoint_url=server).list_functions()["Functions"]
     ours = [f for f in functions if f["FunctionName"].startswith("ctrlc-")]
     assert len(ours) == len(app_spec.FUNCTIONS)
+    removed = _cli(env, "teardown", "--stack", "ctrlc", "--yes")  # the server is shared
+    _, err = removed.communicate(timeout=120)
+    assert removed.returncode == 0, err
