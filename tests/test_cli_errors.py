@@ -20,6 +20,7 @@ import botocore.config
 import pytest
 
 from chatbot_deploy import aws
+from chatbot_deploy.deploy import table
 from chatbot_deploy.names import StackNames
 from chatbot_lambda import users
 from tests.cli_run import REGION, MotoServer, moto_server
@@ -66,17 +67,12 @@ def closed_port() -> int:
 
 @pytest.fixture
 def endpoints(moto_server: MotoServer, not_aws: str) -> Endpoints:
+    """The stack's users table with alice in it, as `up` makes it (moto's state outlives one
+    server, so it may be there already: creating it is idempotent)."""
     dynamodb = moto_server.client("dynamodb")
-    if StackNames("chatbot").users_table in dynamodb.list_tables()["TableNames"]:
-        return Endpoints(moto_server.url, not_aws, f"127.0.0.1:{closed_port()}")
-    dynamodb.create_table(
-        TableName=StackNames("chatbot").users_table,
-        AttributeDefinitions=[{"AttributeName": users.KEY, "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": users.KEY, "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-        Tags=[{"Key": key, "Value": value} for key, value in StackNames("chatbot").tags.items()],
-    )
-    dynamodb.put_item(TableName=StackNames("chatbot").users_table, Item={users.KEY: {"S": "alice"}})
+    names = StackNames("chatbot")
+    table.create_on_demand(dynamodb, names.users_table, users.KEY, names.tags)
+    dynamodb.put_item(TableName=names.users_table, Item={users.KEY: {"S": "alice"}})
     return Endpoints(moto_server.url, not_aws, f"127.0.0.1:{closed_port()}")
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from chatbot_lambda import clients, parameters, sessions, settings, users
 from chatbot_lambda.handler import http_handler
@@ -33,42 +34,55 @@ ANSWER_MARGIN_S = 1.0
 # changed password ends sessions within this time (one read per user per 5 s, not per request).
 SESSION_CHECK_TTL_S = 5.0
 
+T = TypeVar("T")
+
 _upstream: Upstream | None = None
 _upstream_lock = threading.Lock()
 _sessions: dict[str, tuple[float, int | None]] = {}  # username -> (read at, valid after)
 _revoked: dict[str, tuple[float, bool]] = {}  # token hash -> (read at, revoked)
 _sessions_lock = threading.Lock()
+_NO_FINAL_ANSWER = object()
+
+
+def _checked(
+    cache: dict[str, tuple[float, T]],
+    key: str,
+    read: Callable[[], T],
+    final: object = _NO_FINAL_ANSWER,
+) -> T:
+    """What `read` answers for `key`, read again once it is SESSION_CHECK_TTL_S old, unless
+    it was `final` (an answer that cannot change back): one read per key per 5 s."""
+    now = time.monotonic()
+    with _sessions_lock:
+        cached = cache.get(key)
+    if cached is not None and (cached[1] is final or now - cached[0] < SESSION_CHECK_TTL_S):
+        return cached[1]
+    value = read()
+    with _sessions_lock:
+        cache[key] = (now, value)
+    return value
 
 
 def _is_revoked(token: str) -> bool:
-    """Signed out with POST /logout? Read once per token per SESSION_CHECK_TTL_S; a revoked
-    token stays revoked, so that answer is kept."""
-    now = time.monotonic()
-    digest = sessions.token_hash(token)
-    with _sessions_lock:
-        cached = _revoked.get(digest)
-    if cached is not None and (cached[1] or now - cached[0] < SESSION_CHECK_TTL_S):
-        return cached[1]
-    value = sessions.is_revoked(
-        clients.client("dynamodb"), settings.revoked_tokens_table_name(), token
+    """Signed out with POST /logout? A revoked token stays revoked, so that answer is kept."""
+    return _checked(
+        _revoked,
+        sessions.token_hash(token),
+        lambda: sessions.is_revoked(
+            clients.client("dynamodb"), settings.revoked_tokens_table_name(), token
+        ),
+        final=True,
     )
-    with _sessions_lock:
-        _revoked[digest] = (now, value)
-    return value
 
 
 def _sessions_valid_after(username: str) -> int | None:
-    now = time.monotonic()
-    with _sessions_lock:
-        cached = _sessions.get(username)
-    if cached is not None and now - cached[0] < SESSION_CHECK_TTL_S:
-        return cached[1]
-    value = users.sessions_valid_after(
-        clients.client("dynamodb"), settings.users_table_name(), username
+    return _checked(
+        _sessions,
+        username,
+        lambda: users.sessions_valid_after(
+            clients.client("dynamodb"), settings.users_table_name(), username
+        ),
     )
-    with _sessions_lock:
-        _sessions[username] = (now, value)
-    return value
 
 
 def _get_upstream(config: settings.ChatSettings) -> Upstream:

@@ -32,21 +32,27 @@ def get_password_hash(dynamodb: Any, table: str, username: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def replace_hash(dynamodb: Any, table: str, username: str, old: str, new: str) -> bool:
-    """Store ``new`` in place of ``old`` (same password, current cost); False, writing nothing,
-    if the hash changed meanwhile (a password change must never be undone)."""
+def _updated(dynamodb: Any, **request: Any) -> bool:
+    """``update_item(**request)``; False, writing nothing, when its condition failed."""
     try:
-        dynamodb.update_item(
-            TableName=table,
-            Key=key(username),
-            UpdateExpression="SET #h = :new",
-            ConditionExpression="#h = :old",
-            ExpressionAttributeNames={"#h": HASH_ATTRIBUTE},
-            ExpressionAttributeValues={":new": {"S": new}, ":old": {"S": old}},
-        )
+        dynamodb.update_item(**request)
     except dynamodb.exceptions.ConditionalCheckFailedException:
         return False
     return True
+
+
+def replace_hash(dynamodb: Any, table: str, username: str, old: str, new: str) -> bool:
+    """Store ``new`` in place of ``old`` (same password, current cost); False, writing nothing,
+    if the hash changed meanwhile (a password change must never be undone)."""
+    return _updated(
+        dynamodb,
+        TableName=table,
+        Key=key(username),
+        UpdateExpression="SET #h = :new",
+        ConditionExpression="#h = :old",
+        ExpressionAttributeNames={"#h": HASH_ATTRIBUTE},
+        ExpressionAttributeValues={":new": {"S": new}, ":old": {"S": old}},
+    )
 
 
 def sessions_start(now: float) -> str:
@@ -73,15 +79,12 @@ def sessions_valid_after(dynamodb: Any, table: str, username: str) -> int | None
 def end_sessions(dynamodb: Any, table: str, username: str, now: float) -> bool:
     """Void every token of ``username`` issued up to now ("sign out everywhere"); False if
     there is no such user (nothing is created)."""
-    try:
-        dynamodb.update_item(
-            TableName=table,
-            Key=key(username),
-            UpdateExpression="SET #s = :after",
-            ConditionExpression="attribute_exists(#k)",
-            ExpressionAttributeNames={"#s": SESSIONS_AFTER_ATTRIBUTE, "#k": KEY},
-            ExpressionAttributeValues={":after": {"N": sessions_start(now)}},
-        )
-    except dynamodb.exceptions.ConditionalCheckFailedException:
-        return False
-    return True
+    return _updated(
+        dynamodb,
+        TableName=table,
+        Key=key(username),
+        UpdateExpression="SET #s = :after",
+        ConditionExpression="attribute_exists(#k)",
+        ExpressionAttributeNames={"#s": SESSIONS_AFTER_ATTRIBUTE, "#k": KEY},
+        ExpressionAttributeValues={":after": {"N": sessions_start(now)}},
+    )
