@@ -216,6 +216,12 @@ class Throttle:
     burst: int
 
 
+DEFAULT_THROTTLE = Throttle(rate=20.0, burst=50)  # also the stage's default for any route
+# Guessing is slowed per username by the login function (`chatbot_lambda.attempts`); this
+# bounds the whole route, and so the scrypt work an attacker can cause.
+SIGN_IN_THROTTLE = Throttle(rate=5.0, burst=10)
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
@@ -223,7 +229,7 @@ class Route:
     function: str  # FunctionSpec.kind
     authorized: bool
     # Each route has its own bucket, so a flood of one (logins) never starves another (chat).
-    throttle: Throttle = Throttle(rate=20.0, burst=50)
+    throttle: Throttle = DEFAULT_THROTTLE
 
     @property
     def route_key(self) -> str:
@@ -231,11 +237,9 @@ class Route:
 
 
 ROUTES: tuple[Route, ...] = (
-    # Guessing is slowed per username by the login function (`chatbot_lambda.attempts`);
-    # this bounds the whole route, and so the scrypt work an attacker can cause.
-    Route("POST", "/login", "login", authorized=False, throttle=Throttle(rate=5.0, burst=10)),
+    Route("POST", "/login", "login", authorized=False, throttle=SIGN_IN_THROTTLE),
     Route("POST", "/chat", "chat", authorized=True),
-    Route("POST", "/logout", "logout", authorized=True, throttle=Throttle(rate=5.0, burst=10)),
+    Route("POST", "/logout", "logout", authorized=True, throttle=SIGN_IN_THROTTLE),
 )
 
 

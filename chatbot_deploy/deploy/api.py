@@ -20,8 +20,15 @@ from chatbot_deploy.deploy.unit import Found, Job, Unit
 from chatbot_deploy.names import TAG_KEY
 
 STAGE = "$default"
-THROTTLING = {"ThrottlingBurstLimit": 50, "ThrottlingRateLimit": 20.0}
 CORS_MAX_AGE_S = 600
+
+
+def throttle_settings(throttle: app_spec.Throttle) -> dict[str, Any]:
+    """A route's token bucket as API Gateway's stage settings name it."""
+    return {"ThrottlingBurstLimit": throttle.burst, "ThrottlingRateLimit": throttle.rate}
+
+
+THROTTLING = throttle_settings(app_spec.DEFAULT_THROTTLE)  # the stage's default
 
 
 @dataclass(frozen=True)
@@ -191,13 +198,7 @@ class _Api:
 
 def route_throttling() -> dict[str, dict[str, Any]]:
     """Each route's own token bucket, from the route table."""
-    return {
-        route.route_key: {
-            "ThrottlingBurstLimit": route.throttle.burst,
-            "ThrottlingRateLimit": route.throttle.rate,
-        }
-        for route in app_spec.ROUTES
-    }
+    return {route.route_key: throttle_settings(route.throttle) for route in app_spec.ROUTES}
 
 
 def _same_throttling(current: dict[str, Any], desired: dict[str, Any]) -> bool:
