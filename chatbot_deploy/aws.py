@@ -257,7 +257,9 @@ def explain(exc: BaseException, operation: str | None = None) -> str:
 
 # What aws_errors translates: everything but the service errors (ClientError), which the
 # code around an AWS call may handle itself (NotFound, a failed condition ...).
-_TRANSLATED = (botocore.exceptions.BotoCoreError, botocore.parsers.ResponseParserError)
+_TRANSLATED = tuple(
+    failure for failure in AWS_FAILURES if failure is not botocore.exceptions.ClientError
+)
 
 
 @contextmanager
