@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chatbot_deploy.names import StackNames
-from chatbot_lambda import attempts, sessions, settings, users
+from chatbot_lambda import attempts, conversations, sessions, settings, users
 from chatbot_lambda.settings import DEFAULT_MODEL, DEFAULT_TOKEN_TTL
 
 AUTHORIZER_IDENTITY_SOURCE = "$request.header.Authorization"
@@ -21,11 +21,22 @@ API_TIMEOUT_S = 30  # API Gateway HTTP API integration limit
 
 
 @dataclass(frozen=True)
+class IndexSpec:
+    """A local secondary index: the table's hash key, another (number) sort key. Sparse: it
+    holds only the items that have `range_key`."""
+
+    name: str
+    range_key: str
+
+
+@dataclass(frozen=True)
 class TableSpec:
     key: str  # the table is named "<stack>-<key>"
-    hash_key: str
+    hash_key: str  # a string
     env: str  # the environment variable through which functions find it
     ttl_attribute: str | None = None  # DynamoDB deletes items once this time (epoch s) passed
+    range_key: str | None = None  # a string sort key
+    local_indexes: tuple[IndexSpec, ...] = ()  # made with the table (DynamoDB's rule)
 
 
 @dataclass(frozen=True)
@@ -96,7 +107,25 @@ class FunctionSpec:
     parameters: tuple[str, ...] = ()  # ParameterSpec.key: may read, named in its environment
     tables: tuple[TableAccess, ...] = ()  # named in its environment, with these grants
     values: tuple[str, ...] = ()  # VALUES names put in its environment
+    # may send to the WebSocket API's connections (execute-api:ManageConnections, that API's
+    # stage only)
+    manages_connections: bool = False
 
+
+# What a function serving signed-in users reads to refuse ended sessions (a removed user's,
+# an old password's, a signed-out token): the session attribute only, never the password hash.
+SESSION_CHECKS = (
+    TableAccess(
+        "users",
+        ("dynamodb:GetItem",),
+        "ReadSessionStart",
+        attributes=(users.KEY, users.SESSIONS_AFTER_ATTRIBUTE),
+    ),
+    TableAccess("revoked-tokens", ("dynamodb:GetItem",), "ReadSignedOutTokens"),
+)
+
+# How long one streamed answer may take, the provider included (Lambda allows 15 min).
+STREAM_TIMEOUT_S = 300
 
 TABLES: dict[str, TableSpec] = {
     spec.key: spec
@@ -115,6 +144,18 @@ TABLES: dict[str, TableSpec] = {
             sessions.KEY,
             settings.ENV_REVOKED_TOKENS_TABLE,
             ttl_attribute=sessions.EXPIRES_ATTRIBUTE,
+        ),
+        # each user's conversations, their messages and running answers
+        # (`chatbot_lambda.conversations`: the item layout is described there)
+        TableSpec(
+            "conversations",
+            conversations.KEY,
+            settings.ENV_CONVERSATIONS_TABLE,
+            ttl_attribute=conversations.EXPIRES_ATTRIBUTE,
+            range_key=conversations.RANGE_KEY,
+            local_indexes=(
+                IndexSpec(conversations.ACTIVITY_INDEX, conversations.ACTIVITY_ATTRIBUTE),
+            ),
         ),
     )
 }
@@ -162,18 +203,56 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             API_TIMEOUT_S - 1,
             "chatbot chat",
             parameters=("openai-api-key",),
-            # a removed user's or an old password's tokens end: the session attribute only,
-            # never the password hash
+            tables=SESSION_CHECKS,
+            values=("model", "openai_base_url", "system_prompt"),
+        ),
+        FunctionSpec(
+            "conversations",
+            "chatbot_lambda.conversation_routes.handler",
+            256,
+            10,
+            "chatbot conversations",
             tables=(
+                *SESSION_CHECKS,
                 TableAccess(
-                    "users",
-                    ("dynamodb:GetItem",),
-                    "ReadSessionStart",
-                    attributes=(users.KEY, users.SESSIONS_AFTER_ATTRIBUTE),
+                    "conversations",
+                    (
+                        "dynamodb:GetItem",
+                        "dynamodb:Query",
+                        "dynamodb:UpdateItem",
+                        "dynamodb:DeleteItem",
+                        "dynamodb:BatchWriteItem",
+                    ),
+                    "OwnConversations",
                 ),
-                TableAccess("revoked-tokens", ("dynamodb:GetItem",), "ReadSignedOutTokens"),
+            ),
+        ),
+        # The WebSocket API's function: answers stream to the browser as the model writes
+        # them, for up to its timeout (the gateway stops waiting after 29 s; it runs on).
+        FunctionSpec(
+            "stream",
+            "chatbot_lambda.stream.handler",
+            512,
+            STREAM_TIMEOUT_S,
+            "chatbot streaming chat",
+            parameters=("openai-api-key",),
+            tables=(
+                *SESSION_CHECKS,
+                TableAccess(
+                    "conversations",
+                    (
+                        "dynamodb:GetItem",
+                        "dynamodb:Query",
+                        "dynamodb:PutItem",
+                        "dynamodb:UpdateItem",
+                        "dynamodb:DeleteItem",
+                        "dynamodb:BatchWriteItem",
+                    ),
+                    "OwnConversations",
+                ),
             ),
             values=("model", "openai_base_url", "system_prompt"),
+            manages_connections=True,
         ),
         FunctionSpec(
             "logout",
@@ -240,6 +319,33 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/login", "login", authorized=False, throttle=SIGN_IN_THROTTLE),
     Route("POST", "/chat", "chat", authorized=True),
     Route("POST", "/logout", "logout", authorized=True, throttle=SIGN_IN_THROTTLE),
+    Route("GET", "/conversations", "conversations", authorized=True),
+    Route("GET", "/conversations/{id}", "conversations", authorized=True),
+    Route("PATCH", "/conversations/{id}", "conversations", authorized=True),
+    Route("DELETE", "/conversations/{id}", "conversations", authorized=True),
+)
+
+# -- the WebSocket API (streamed answers; docs/api.md "WebSocket") ---------------------------
+# Browsers cannot set headers on a WebSocket: the token travels in the query string, and
+# only `$connect` is authorized (the authorizer answers with an IAM policy there).
+SOCKET_AUTHORIZER_IDENTITY_SOURCE = "route.request.querystring.token"
+SOCKET_ROUTE_SELECTION = "$request.body.action"  # the route is the message's "action"
+SOCKET_STAGE = "live"
+LOCAL_SOCKET_PATH = "/socket"  # where `local` serves it, on its one port
+SOCKET_THROTTLE = Throttle(rate=20.0, burst=50)
+
+
+@dataclass(frozen=True)
+class SocketRoute:
+    key: str  # "$connect", "$disconnect", "$default" or an action
+    function: str  # FunctionSpec.kind
+
+
+# One function reads every message's action and answers unknown ones with an error frame.
+SOCKET_ROUTES: tuple[SocketRoute, ...] = (
+    SocketRoute("$connect", "stream"),
+    SocketRoute("$disconnect", "stream"),
+    SocketRoute("$default", "stream"),
 )
 
 
@@ -251,7 +357,11 @@ def cors_methods() -> list[str]:
 def invoked_functions() -> list[str]:
     """The functions API Gateway invokes (routes' targets and the authorizer): each gets an
     invoke permission."""
-    targets = {route.function for route in ROUTES} | {AUTHORIZER_FUNCTION}
+    targets = (
+        {route.function for route in ROUTES}
+        | {route.function for route in SOCKET_ROUTES}
+        | {AUTHORIZER_FUNCTION}
+    )
     return [kind for kind in FUNCTIONS if kind in targets]
 
 

@@ -585,7 +585,7 @@ def test_added_user_can_log_in_through_the_real_login_handler(
     ssm.put_parameter(Name=NAMES.jwt_secret_param, Value="s" * 48, Type="SecureString")
     for spec in app_spec.TABLES.values():  # the other tables, as `up` makes them
         if spec.key != "users":
-            table.create_on_demand(dynamodb, NAMES.table(spec.key), spec.hash_key, NAMES.tags)
+            table.create_on_demand(dynamodb, NAMES.table(spec.key), spec, NAMES.tags)
     for kind in ("login", "authorizer", "chat"):
         for key, value in app_spec.function_environment(kind, NAMES, app_spec.AppConfig()).items():
             monkeypatch.setenv(key, value)

@@ -26,16 +26,48 @@ def get_table(ctx: DeployContext, key: str) -> dict[str, Any] | None:
         raise
 
 
-def create_on_demand(dynamodb: Any, name: str, hash_key: str, tags: dict[str, str]) -> bool:
-    """Create an on-demand table keyed by the string `hash_key`, tagged, and wait until it is
-    ACTIVE. False if it was there already (made by a concurrent run): then only wait."""
+def key_schema(spec: app_spec.TableSpec) -> dict[str, Any]:
+    """CreateTable's key arguments for a spec: its string keys and sparse local indexes
+    (which DynamoDB only makes with the table), each index projecting every attribute."""
+    schema = [{"AttributeName": spec.hash_key, "KeyType": "HASH"}]
+    attributes = [{"AttributeName": spec.hash_key, "AttributeType": "S"}]
+    if spec.range_key:
+        schema.append({"AttributeName": spec.range_key, "KeyType": "RANGE"})
+        attributes.append({"AttributeName": spec.range_key, "AttributeType": "S"})
+    arguments: dict[str, Any] = {"KeySchema": schema}
+    if spec.local_indexes:
+        arguments["LocalSecondaryIndexes"] = [
+            {
+                "IndexName": index.name,
+                "KeySchema": [
+                    {"AttributeName": spec.hash_key, "KeyType": "HASH"},
+                    {"AttributeName": index.range_key, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index in spec.local_indexes
+        ]
+        attributes += [
+            {"AttributeName": index.range_key, "AttributeType": "N"} for index in spec.local_indexes
+        ]
+    arguments["AttributeDefinitions"] = attributes
+    return arguments
+
+
+def create_on_demand(
+    dynamodb: Any, name: str, spec: app_spec.TableSpec | str, tags: dict[str, str]
+) -> bool:
+    """Create an on-demand table keyed as `spec` says (or by the string hash key `spec`),
+    tagged, and wait until it is ACTIVE. False if it was there already (made by a concurrent
+    run): then only wait."""
+    if isinstance(spec, str):
+        spec = app_spec.TableSpec(key=name, hash_key=spec, env="")
     try:
         dynamodb.create_table(
             TableName=name,
-            AttributeDefinitions=[{"AttributeName": hash_key, "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": hash_key, "KeyType": "HASH"}],
             BillingMode="PAY_PER_REQUEST",
             Tags=[{"Key": key, "Value": value} for key, value in tags.items()],
+            **key_schema(spec),
         )
         created = True
     except botocore.exceptions.ClientError as exc:
@@ -66,7 +98,7 @@ def ensure_table(ctx: DeployContext, key: str) -> Outcome:
     table = get_table(ctx, key)
     done = []
     if table is None:
-        if create_on_demand(dynamodb, name, spec.hash_key, ctx.names.tags):
+        if create_on_demand(dynamodb, name, spec, ctx.names.tags):
             done.append("created")
     elif table.get("TableStatus") != "ACTIVE":
         dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig=WAITER_CONFIG)

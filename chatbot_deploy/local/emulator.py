@@ -77,7 +77,7 @@ def _create_resources(names: StackNames, openai_api_key: str | None) -> Emulator
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     ssm = boto3.client("ssm", region_name=REGION)
     for spec in app_spec.TABLES.values():  # as `up` makes them
-        table.create_on_demand(dynamodb, names.table(spec.key), spec.hash_key, names.tags)
+        table.create_on_demand(dynamodb, names.table(spec.key), spec, names.tags)
         if spec.ttl_attribute:
             table.ensure_ttl(dynamodb, names.table(spec.key), spec.ttl_attribute)
     ssm.put_parameter(

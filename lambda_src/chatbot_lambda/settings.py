@@ -16,6 +16,7 @@ from typing import NamedTuple, Self
 ENV_USERS_TABLE = "USERS_TABLE"
 ENV_LOGIN_ATTEMPTS_TABLE = "LOGIN_ATTEMPTS_TABLE"
 ENV_REVOKED_TOKENS_TABLE = "REVOKED_TOKENS_TABLE"
+ENV_CONVERSATIONS_TABLE = "CONVERSATIONS_TABLE"
 ENV_JWT_SECRET_PARAM = "JWT_SECRET_PARAM"  # noqa: S105 - a variable name
 ENV_OPENAI_KEY_PARAM = "OPENAI_API_KEY_PARAM"
 ENV_OPENAI_MODEL = "OPENAI_MODEL"
@@ -76,3 +77,7 @@ def login_attempts_table_name() -> str:
 
 def revoked_tokens_table_name() -> str:
     return _require(ENV_REVOKED_TOKENS_TABLE)
+
+
+def conversations_table_name() -> str:
+    return _require(ENV_CONVERSATIONS_TABLE)

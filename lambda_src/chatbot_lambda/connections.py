@@ -1,0 +1,63 @@
+"""Sending frames to a browser's WebSocket connection.
+
+On AWS: API Gateway's management API (`apigatewaymanagementapi.post_to_connection`) at
+``https://{domainName}/{stage}`` from the event, one client per endpoint. Under `local`, the
+server installs its own sender (`set_sender`), which writes to the socket it holds. A
+connection that is gone (the tab was closed) raises :class:`Gone` either way.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+Sender = Callable[[str, bytes], None]  # (connection id, frame) -> None, or raise Gone
+
+
+class Gone(Exception):
+    """The connection is closed: nobody reads what would be sent."""
+
+
+_sender: Sender | None = None
+_lock = threading.Lock()
+
+
+def set_sender(sender: Sender | None) -> None:
+    """Send through `sender` instead of API Gateway (`local`); None restores API Gateway."""
+    global _sender
+    with _lock:
+        _sender = sender
+
+
+def endpoint(event: dict[str, Any]) -> str:
+    """The management API's endpoint for the connection an event came from."""
+    context = event.get("requestContext") or {}
+    return f"https://{context['domainName']}/{context['stage']}"
+
+
+@functools.cache
+def _client(endpoint_url: str) -> Any:
+    import boto3
+
+    return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint_url)
+
+
+def send(event: dict[str, Any], connection_id: str, frame: bytes) -> None:
+    """Send one frame to `connection_id` (of the API `event` came through)."""
+    with _lock:
+        sender = _sender
+    if sender is not None:
+        sender(connection_id, frame)
+        return
+    client = _client(endpoint(event))
+    try:
+        client.post_to_connection(ConnectionId=connection_id, Data=frame)
+    except client.exceptions.GoneException:
+        raise Gone(connection_id) from None
+
+
+def reset() -> None:
+    """Drop the clients (a new container; for `local` and tests)."""
+    _client.cache_clear()
