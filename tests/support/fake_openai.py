@@ -9,16 +9,38 @@ usage, and the provider's error shapes. The last user message steers it:
   ``ODD_BUT_FINE[name]``; streamed, ``MALFORMED_STREAM[name]``
 - ``[[slow:<seconds>]]`` -> waits before answering
 - ``[[markdown]]`` -> a Markdown answer with a code block and a <script> tag
+- ``[[chunks:<count>x<seconds>]]`` -> (streamed) ``count`` chunks, ``<seconds>`` apart (the
+  first after the same wait): chunk ``i`` is ``stream_piece(i)``, so the whole answer is
+  ``stream_text(count)``. E.g. ``[[chunks:40x1]]``: one chunk a second for 40 s.
 - anything else -> ``echo: <the message>``
 
 The API key ``sk-bad`` is refused with 401 (and the provider's message quotes part of the
 key, as the real one does, so tests can check it never reaches a client).
+
+Streaming (``"stream": true``): server-sent events of ``chat.completion.chunk`` objects, the
+first delta with the role, a last chunk with ``finish_reason: "stop"``, then ``data: [DONE]``.
+With ``"stream_options": {"include_usage": true}`` every chunk has ``"usage": null`` and a
+last chunk before ``[DONE]`` has ``"choices": []`` and the usage, as OpenAI sends it.
+
+Each streamed answer is recorded as a :class:`StreamRecord` in ``FakeOpenAI.streams``, with
+events a test can wait on: ``client_closed`` is set as soon as the client closes its
+connection before the answer's end (seen while waiting between chunks, within
+``CLOSE_POLL_S``, or when a write fails), ``finished`` when the whole answer was sent.
+``FakeOpenAI.wait_for_stream(index)`` waits for the ``index``-th stream (0-based; take
+``len(fake.streams)`` before sending) to start::
+
+    first = len(fake.streams)
+    ...  # make the app ask for [[chunks:40x1]]
+    record = fake.wait_for_stream(first)
+    assert record.client_closed.wait(5)
 """
 
 from __future__ import annotations
 
 import json
 import re
+import select
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,6 +54,19 @@ MARKDOWN_ANSWER = (
 )
 _SLOW = re.compile(r"\[\[slow:([0-9.]+)\]\]")
 _REPLY = re.compile(r"\[\[reply:([a-z0-9-]+)\]\]")
+_CHUNKS = re.compile(r"\[\[chunks:([0-9]+)x([0-9.]+)\]\]")
+# While waiting between chunks, how often a closed client connection is looked for.
+CLOSE_POLL_S = 0.05
+
+
+def stream_piece(index: int) -> str:
+    """Chunk ``index`` (1-based) of a ``[[chunks:...]]`` answer."""
+    return f"part{index} "
+
+
+def stream_text(count: int) -> str:
+    """The whole answer of ``[[chunks:<count>x...]]``."""
+    return "".join(stream_piece(index) for index in range(1, count + 1))
 
 
 def _completion(**fields: Any) -> bytes:
@@ -105,11 +140,36 @@ class RecordedRequest:
 
 
 @dataclass
+class StreamRecord:
+    """One streamed answer, as the fake server sent it."""
+
+    request: RecordedRequest
+    pieces: list[str]
+    sent: int = 0  # chunks of text written so far
+    client_closed: threading.Event = field(default_factory=threading.Event)
+    finished: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
 class FakeOpenAI:
     host: str = "127.0.0.1"
     requests: list[RecordedRequest] = field(default_factory=list)
+    streams: list[StreamRecord] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
+    _new_stream: threading.Condition = field(default_factory=threading.Condition)
+
+    def add_stream(self, record: StreamRecord) -> None:
+        with self._new_stream:
+            self.streams.append(record)
+            self._new_stream.notify_all()
+
+    def wait_for_stream(self, index: int, timeout: float = 10.0) -> StreamRecord:
+        """The ``index``-th streamed answer (0-based), once it has started."""
+        with self._new_stream:
+            if not self._new_stream.wait_for(lambda: len(self.streams) > index, timeout):
+                raise TimeoutError(f"no stream #{index} within {timeout} s")
+            return self.streams[index]
 
     @property
     def base_url(self) -> str:
@@ -217,7 +277,20 @@ class _Handler(BaseHTTPRequestHandler):
         }
         model = str(body.get("model", "fake"))
         if body.get("stream"):
-            self._stream(model, answer)
+            chunks = _CHUNKS.search(content)
+            if chunks:
+                count, delay = int(chunks.group(1)), float(chunks.group(2))
+                pieces = [stream_piece(index) for index in range(1, count + 1)]
+            else:
+                pieces, delay = re.findall(r"\S+\s*|\s+", answer), 0.0
+            options = body.get("stream_options") or {}
+            record = StreamRecord(self.owner.requests[-1], pieces)
+            self.owner.add_stream(record)
+            try:
+                self._stream(model, record, delay, usage if options.get("include_usage") else None)
+            except OSError:  # reset, broken pipe: the client went away mid-answer
+                record.client_closed.set()
+                self.close_connection = True
             return
         choices = (
             []
@@ -243,36 +316,58 @@ class _Handler(BaseHTTPRequestHandler):
             },
         )
 
-    def _stream(self, model: str, answer: str) -> None:
+    def _stream(
+        self, model: str, record: StreamRecord, delay: float, usage: dict[str, int] | None
+    ) -> None:
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("cache-control", "no-cache")
         self.send_header("connection", "close")
         self.end_headers()
-        pieces = re.findall(r"\S+\s*|\s+", answer)
-        for index, piece in enumerate(pieces):
-            delta: dict[str, str] = {"content": piece}
-            if index == 0:
-                delta["role"] = "assistant"
+        self.close_connection = True
+
+        def event(choices: list[dict[str, Any]], **extra: Any) -> bytes:
             chunk = {
                 "id": "chatcmpl-fake",
                 "object": "chat.completion.chunk",
                 "created": int(time.time()),
                 "model": model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
+                "choices": choices,
+                **({"usage": None} if usage is not None else {}),
+                **extra,
             }
-            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            return f"data: {json.dumps(chunk)}\n\n".encode()
+
+        for index, piece in enumerate(record.pieces):
+            if delay and not self._wait_open(delay):
+                record.client_closed.set()
+                return
+            delta: dict[str, str] = {"content": piece}
+            if index == 0:
+                delta["role"] = "assistant"
+            self.wfile.write(event([{"index": 0, "delta": delta, "finish_reason": None}]))
             self.wfile.flush()
-        final = {
-            "id": "chatcmpl-fake",
-            "object": "chat.completion.chunk",
-            "created": int(time.time()),
-            "model": model,
-            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-        }
-        self.wfile.write(f"data: {json.dumps(final)}\n\ndata: [DONE]\n\n".encode())
+            record.sent += 1
+        data = event([{"index": 0, "delta": {}, "finish_reason": "stop"}])
+        if usage is not None:
+            data += event([], usage=usage)
+        self.wfile.write(data + b"data: [DONE]\n\n")
         self.wfile.flush()
-        self.close_connection = True
+        record.finished.set()
+
+    def _wait_open(self, seconds: float) -> bool:
+        """Wait ``seconds``; False as soon as the client has closed its connection."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            readable, _, _ = select.select([self.connection], [], [], min(left, CLOSE_POLL_S))
+            if readable:
+                try:
+                    if not self.connection.recv(1, socket.MSG_PEEK):
+                        return False  # end of file: the client closed
+                except OSError:
+                    return False
+                time.sleep(min(left, CLOSE_POLL_S))  # it sent something: not ours to read
+        return True
 
 
 def main() -> None:
