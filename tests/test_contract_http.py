@@ -16,7 +16,7 @@ import pytest
 from chatbot_deploy import app_spec
 from chatbot_deploy.local import LocalUser, emulator, gateway
 from chatbot_lambda import chat as chat_handler
-from chatbot_lambda import upstream, users
+from chatbot_lambda import signed_in, upstream, users
 from tests.support import contract, http
 from tests.support.local_app import API_KEY, PASSWORD, USERNAME, LocalApp
 
@@ -394,7 +394,7 @@ def test_a_token_expiring_while_its_authorization_is_cached_is_a_401(app):
 
 
 def test_a_removed_user_s_session_ends(app, monkeypatch):
-    monkeypatch.setattr(chat_handler, "SESSION_CHECK_TTL_S", 0)  # else within 5 s
+    monkeypatch.setattr(signed_in, "SESSION_CHECK_TTL_S", 0)  # else within 5 s
     app.aws.add_user(LocalUser("bob", "bob-password-1"))
     token = http.login(app.url, "bob", "bob-password-1")
     assert chat(app, token, [{"role": "user", "content": "hi"}]).status == 200
@@ -410,7 +410,7 @@ def logout(app, token, body=None, **kw):
 
 
 def test_signing_out_ends_that_session_only(app, monkeypatch):
-    monkeypatch.setattr(chat_handler, "SESSION_CHECK_TTL_S", 0)  # else within 5 s
+    monkeypatch.setattr(signed_in, "SESSION_CHECK_TTL_S", 0)  # else within 5 s
     token, other = http.login(app.url, USERNAME, PASSWORD), http.login(app.url, USERNAME, PASSWORD)
     reply = logout(app, token)
     assert (reply.status, reply.json()) == (200, {"signed_out": "this session"})
@@ -420,7 +420,7 @@ def test_signing_out_ends_that_session_only(app, monkeypatch):
 
 
 def test_signing_out_everywhere_ends_every_session(app, monkeypatch):
-    monkeypatch.setattr(chat_handler, "SESSION_CHECK_TTL_S", 0)
+    monkeypatch.setattr(signed_in, "SESSION_CHECK_TTL_S", 0)
     app.aws.add_user(LocalUser("carol", "carol-password-1"))
     phone = http.login(app.url, "carol", "carol-password-1")
     laptop = http.login(app.url, "carol", "carol-password-1")

@@ -20,7 +20,7 @@ from chatbot_deploy.local import events
 from chatbot_deploy.local.emulator import new_container
 from chatbot_deploy.names import StackNames
 from chatbot_deploy.userstore import UserStore
-from chatbot_lambda import authorizer, chat, login, passwords, users
+from chatbot_lambda import authorizer, chat, login, passwords, signed_in, users
 from tests.cli_run import REGION, MotoServer, fake_aws_env, moto_server, run
 
 __all__ = ["fake_aws_env", "moto_server"]  # fixtures, used by name
@@ -590,7 +590,7 @@ def test_added_user_can_log_in_through_the_real_login_handler(
         for key, value in app_spec.function_environment(kind, NAMES, app_spec.AppConfig()).items():
             monkeypatch.setenv(key, value)
     new_container()
-    monkeypatch.setattr(chat, "SESSION_CHECK_TTL_S", 0)  # else the check holds for 5 s
+    monkeypatch.setattr(signed_in, "SESSION_CHECK_TTL_S", 0)  # else the check holds for 5 s
 
     def chat_status(token: str) -> int:
         return int(chat.handler(chat_event(token), None)["statusCode"])

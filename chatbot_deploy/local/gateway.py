@@ -73,10 +73,12 @@ class HttpApi:
     def from_spec(cls) -> HttpApi:
         return cls({kind: load_handler(spec.handler) for kind, spec in app_spec.FUNCTIONS.items()})
 
-    def find_route(self, method: str, path: str) -> app_spec.Route | None:
+    def find_route(self, method: str, path: str) -> tuple[app_spec.Route, dict[str, str]] | None:
+        """The route a request goes to, and its path parameters (``{id}``: one segment)."""
         for route in app_spec.ROUTES:
-            if route.method == method and route.path == path:
-                return route
+            parameters = path_parameters(route.path, path)
+            if route.method == method and parameters is not None:
+                return route, parameters
         return None
 
     def _invoke(self, kind: str, event: dict[str, Any]) -> Any:
@@ -131,9 +133,10 @@ class HttpApi:
         body: bytes,
         source_ip: str = "127.0.0.1",
     ) -> GatewayResponse:
-        route = self.find_route(method, path)
-        if route is None:
+        found = self.find_route(method, path)
+        if found is None:
             return _gateway_error(404, "Not Found")
+        route, parameters = found
         if len(body) > MAX_PAYLOAD_BYTES:
             return _gateway_error(413, "Request Entity Too Large")
         context: dict[str, Any] | None = None
@@ -152,6 +155,7 @@ class HttpApi:
             source_ip=source_ip,
             api_id=API_ID,
             authorizer_context=context,
+            path_parameters=parameters,
         )
         try:
             result = self._invoke(route.function, event)
@@ -159,6 +163,28 @@ class HttpApi:
             logger.error("%s handler failed: %s", route.function, type(exc).__name__)
             return _gateway_error(500, "Internal Server Error")
         return to_http(result)
+
+
+def path_parameters(template: str, path: str) -> dict[str, str] | None:
+    """The values of a route path's ``{name}`` segments in `path`, or None when `path` is
+    not one of the template's (a ``{name}`` matches one whole, non-empty segment)."""
+    wanted, given = template.split("/"), path.split("/")
+    if len(wanted) != len(given):
+        return None
+    found: dict[str, str] = {}
+    for part, value in zip(wanted, given, strict=True):
+        if part.startswith("{") and part.endswith("}"):
+            if not value:
+                return None
+            found[part[1:-1]] = value
+        elif part != value:
+            return None
+    return found
+
+
+def is_api_path(path: str) -> bool:
+    """Whether `path` is a route's path (for any method)."""
+    return any(path_parameters(route.path, path) is not None for route in app_spec.ROUTES)
 
 
 def to_http(result: Any) -> GatewayResponse:

@@ -27,8 +27,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
-from chatbot_deploy import app_spec, webconfig
-from chatbot_deploy.local.gateway import MAX_HEADER_BYTES, MAX_PAYLOAD_BYTES, HttpApi
+from chatbot_deploy import webconfig
+from chatbot_deploy.local.gateway import (
+    MAX_HEADER_BYTES,
+    MAX_PAYLOAD_BYTES,
+    HttpApi,
+    is_api_path,
+)
 
 logger = logging.getLogger("chatbot_deploy.local")
 
@@ -255,8 +260,7 @@ class RequestHandler(SimpleHTTPRequestHandler):
         return self.command not in ("GET", "HEAD") or self.is_api_path()
 
     def is_api_path(self) -> bool:
-        path = urlsplit(self.path).path
-        return any(path == route.path for route in app_spec.ROUTES)
+        return is_api_path(urlsplit(self.path).path)
 
     # -- answering ---------------------------------------------------------------------------
     def refuse(self, status: int, message: str) -> None:

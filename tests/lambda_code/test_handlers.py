@@ -16,7 +16,7 @@ import pytest
 
 from chatbot_deploy import app_spec
 from chatbot_deploy.local import emulator
-from chatbot_lambda import authorizer, chat, login, passwords, upstream, users
+from chatbot_lambda import authorizer, chat, login, passwords, signed_in, upstream, users
 from tests.support.fake_openai import MALFORMED, MALFORMED_STREAM, ODD_BUT_FINE
 
 PASSWORD = "alice-password-1"
@@ -252,7 +252,7 @@ def test_chat_refuses_a_token_that_expired_while_its_authorization_was_cached(aw
 
 
 def test_a_removed_user_s_tokens_stop_working_within_the_check_ttl(aws, monkeypatch):
-    monkeypatch.setattr(chat, "SESSION_CHECK_TTL_S", 1.5)
+    monkeypatch.setattr(signed_in, "SESSION_CHECK_TTL_S", 1.5)
     hi = [{"role": "user", "content": "hi"}]
     read_at = time.monotonic()
     assert chat_call(hi)["statusCode"] == 200
@@ -267,7 +267,7 @@ def test_a_removed_user_s_tokens_stop_working_within_the_check_ttl(aws, monkeypa
 
 
 def test_a_password_change_ends_the_sessions_before_it(aws, monkeypatch):
-    monkeypatch.setattr(chat, "SESSION_CHECK_TTL_S", 0)
+    monkeypatch.setattr(signed_in, "SESSION_CHECK_TTL_S", 0)
     hi = [{"role": "user", "content": "hi"}]
     changed_at = int(time.time())
     aws.dynamodb.update_item(
@@ -286,7 +286,7 @@ def test_a_password_change_ends_the_sessions_before_it(aws, monkeypatch):
 
 
 def test_a_user_item_from_before_session_ends_existed_still_works(aws, monkeypatch):
-    monkeypatch.setattr(chat, "SESSION_CHECK_TTL_S", 0)
+    monkeypatch.setattr(signed_in, "SESSION_CHECK_TTL_S", 0)
     aws.dynamodb.update_item(
         TableName=aws.names.users_table,
         Key=users.key("alice"),

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from chatbot_deploy.local import emulator
-from chatbot_lambda import authorizer, chat, logout, sessions
+from chatbot_lambda import authorizer, chat, logout, sessions, signed_in
 from tests.lambda_code.test_handlers import PASSWORD, aws, body_of, do_login, http_event
 
 __all__ = ["aws"]  # the fixture, used by name
@@ -60,7 +60,7 @@ def test_a_signed_out_token_is_refused_even_by_a_warm_container(aws: Any) -> Non
     token = login_token()
     assert chat.handler(authorized(token, {"messages": HELLO}), None)["statusCode"] == 200
     logout.handler(authorized(token, None, raw=""), None)
-    time.sleep(chat.SESSION_CHECK_TTL_S + 0.1)  # the container's cached check has expired
+    time.sleep(signed_in.SESSION_CHECK_TTL_S + 0.1)  # the container's cached check has expired
     response = chat.handler(authorized(token, {"messages": HELLO}), None)
     assert response["statusCode"] == 401
 

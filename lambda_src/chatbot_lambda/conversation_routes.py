@@ -1,0 +1,93 @@
+"""The conversation routes: list, open, rename and delete (docs/api.md, "Conversations").
+
+Conversations are created and added to by the WebSocket function (`stream.py`). Every read
+and write is in the signed-in user's own partition (the user comes from the token): another
+user's conversation is answered as one that does not exist.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chatbot_lambda import clients, conversations, settings, signed_in
+from chatbot_lambda.handler import http_handler
+from chatbot_lambda.http import (
+    Event,
+    HttpError,
+    Response,
+    authorizer_context,
+    bearer_token,
+    json_response,
+)
+from chatbot_lambda.validation import RequestError, json_object
+
+NOT_FOUND = "conversation not found"
+MAX_TITLE_CHARS = conversations.MAX_TITLE_CHARS
+
+
+def parse_title(event: Event) -> str:
+    body = json_object(event)
+    title = body.get("title")
+    if "title" not in body:
+        raise RequestError("missing field 'title'")
+    if not isinstance(title, str):
+        raise RequestError("field 'title' must be a string")
+    if not title.strip():
+        raise RequestError("field 'title' must not be empty or only spaces")
+    if len(title) > MAX_TITLE_CHARS:
+        raise RequestError(f"field 'title' is longer than {MAX_TITLE_CHARS} characters")
+    return title
+
+
+def _cursor(event: Event) -> str | None:
+    query = event.get("queryStringParameters") or {}
+    cursor = query.get("cursor")
+    return cursor if isinstance(cursor, str) and cursor else None
+
+
+def _list(user: str, event: Event) -> Response:
+    try:
+        page, next_cursor = conversations.list_page(
+            clients.client("dynamodb"), settings.conversations_table_name(), user, _cursor(event)
+        )
+    except ValueError:
+        raise RequestError("'cursor' is not one this API gave; start again without it") from None
+    return json_response(
+        200, {"conversations": [item.public() for item in page], "next": next_cursor}
+    )
+
+
+def _one(user: str, method: str, conversation_id: str, event: Event) -> Response:
+    dynamodb, table = clients.client("dynamodb"), settings.conversations_table_name()
+    if method == "GET":
+        conversation = conversations.get(dynamodb, table, user, conversation_id)
+        found = conversations.messages(dynamodb, table, user, conversation_id)
+        return json_response(
+            200,
+            {
+                "conversation": conversation.public(),
+                "messages": [message.public() for message in found],
+            },
+        )
+    if method == "PATCH":
+        title = parse_title(event)
+        renamed = conversations.rename(dynamodb, table, user, conversation_id, title)
+        return json_response(200, {"conversation": renamed.public()})
+    conversations.delete(dynamodb, table, user, conversation_id)
+    return json_response(200, {"deleted": conversation_id})
+
+
+@http_handler
+def handler(event: Event, context: Any) -> Response:
+    user = signed_in.username(authorizer_context(event), bearer_token(event))
+    route = str(event.get("routeKey") or "")
+    method, _, path = route.partition(" ")
+    if route == "GET /conversations":
+        return _list(user, event)
+    if path == "/conversations/{id}" and method in ("GET", "PATCH", "DELETE"):
+        conversation_id = str((event.get("pathParameters") or {}).get("id") or "")
+        try:
+            return _one(user, method, conversation_id, event)
+        except conversations.NotFound:
+            raise HttpError(404, NOT_FOUND) from None
+    raise HttpError(404, "no such route")  # API Gateway routes only the four above here
