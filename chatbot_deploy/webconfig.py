@@ -11,9 +11,13 @@ import json
 CONFIG_PATH = "/config.json"
 
 
-def runtime_config(api_url: str, stack: str) -> dict[str, str]:
-    return {"apiUrl": api_url.rstrip("/"), "stack": stack}
+def runtime_config(api_url: str, stack: str, socket_url: str | None = None) -> dict[str, str]:
+    """`socketUrl` (the WebSocket API, docs/api.md) only when there is one."""
+    config = {"apiUrl": api_url.rstrip("/"), "stack": stack}
+    if socket_url is not None:
+        config["socketUrl"] = socket_url
+    return config
 
 
-def runtime_config_bytes(api_url: str, stack: str) -> bytes:
-    return json.dumps(runtime_config(api_url, stack), indent=2).encode() + b"\n"
+def runtime_config_bytes(api_url: str, stack: str, socket_url: str | None = None) -> bytes:
+    return json.dumps(runtime_config(api_url, stack, socket_url), indent=2).encode() + b"\n"
