@@ -4,13 +4,15 @@ import { defineConfig, type Plugin } from "vite";
 
 // Defence in depth behind the Markdown sanitizer: no inline or foreign scripts, no images
 // from elsewhere (a model's answer must not beacon data out), API calls only to https or
-// this origin (`local`). Only in the build: the dev server needs its websocket.
+// this origin (`local`), the streaming WebSocket only to wss: or this origin (`local`'s
+// ws://<host>/socket: 'self' covers ws: on the page's own host). Only in the build: the dev
+// server needs its websocket.
 const CSP = [
   "default-src 'self'",
   "script-src 'self'",
   "style-src 'self'",
   "img-src 'self' data:",
-  "connect-src 'self' https:",
+  "connect-src 'self' https: wss:",
   "object-src 'none'",
   "base-uri 'self'",
   "form-action 'self'",
@@ -43,8 +45,12 @@ const apiPaths = [
     /^## `(?:GET|POST|PUT|PATCH|DELETE) (\/\S*)`/gm,
   ),
 ]
-  .map((match) => match[1])
-  .filter((path) => path !== "/config.json"); // answered by the dev server itself
+  // A templated path (`/conversations/{id}`) is proxied by its fixed beginning.
+  .map((match) => match[1]!.replace(/\/\{[^}]*\}.*$/, ""))
+  .filter((path, index, all) => path !== "/config.json" && all.indexOf(path) === index);
+
+/** `local`'s WebSocket endpoint (docs/api.md: `ws://<host>/socket`), proxied too. */
+const SOCKET_PATH = "/socket";
 
 function devConfig(): Plugin {
   return {
@@ -54,7 +60,13 @@ function devConfig(): Plugin {
       server.middlewares.use("/config.json", (req, res) => {
         res.setHeader("content-type", "application/json");
         res.setHeader("cache-control", "no-store");
-        res.end(JSON.stringify({ apiUrl: `http://${req.headers.host}`, stack: "dev" }));
+        res.end(
+          JSON.stringify({
+            apiUrl: `http://${req.headers.host}`,
+            socketUrl: `ws://${req.headers.host}${SOCKET_PATH}`,
+            stack: "dev",
+          }),
+        );
       });
     },
   };
@@ -71,9 +83,12 @@ export default defineConfig({
     fs: { allow: [".", "../docs"] },
     // changeOrigin: `local` sees its own address as Host, whatever name the dev server was
     // opened by (`local` answers only for its own names, 421 otherwise; docs/api.md).
-    proxy: Object.fromEntries(
-      apiPaths.map((path) => [path, { target: apiTarget, changeOrigin: true }]),
-    ),
+    proxy: {
+      ...Object.fromEntries(
+        apiPaths.map((path) => [path, { target: apiTarget, changeOrigin: true }]),
+      ),
+      [SOCKET_PATH]: { target: apiTarget, changeOrigin: true, ws: true },
+    },
   },
   test: {
     environment: "jsdom",

@@ -5,6 +5,7 @@ import { ChatPage } from "./ChatPage";
 import type { RuntimeConfig } from "./config";
 import { forgetConversations } from "./conversations";
 import { LoginPage } from "./LoginPage";
+import type { WebSocketLike } from "./socket";
 import { formatRoute, parseRoute } from "./router";
 import {
   SESSION_KEY,
@@ -33,9 +34,11 @@ interface Props {
   config: RuntimeConfig;
   api: Api;
   storage: Storage;
+  /** Opens the WebSocket that streams answers (tests give a fake). */
+  connectSocket?: (url: string) => WebSocketLike;
 }
 
-export function App({ config, api, storage }: Props) {
+export function App({ config, api, storage, connectSocket }: Props) {
   const [initial] = useState(() => loadSession(storage));
   const [session, setSession] = useState<Session | null>(
     initial.state === "valid" ? initial.session : null,
@@ -121,8 +124,9 @@ export function App({ config, api, storage }: Props) {
     setSession(next);
   }
 
-  /** This browser forgets the user: the token, then their conversations (unless that user
-   * signed in again meanwhile, e.g. in another tab). Other users' data stays. */
+  /** This browser forgets the user: the token, then its cache of their conversations
+   * (unless that user signed in again meanwhile, e.g. in another tab). Other users' data
+   * stays. */
   function forget(ended: Session) {
     if (storedSession(storage)?.token === ended.token) clearSession(storage);
     if (storedSession(storage)?.username !== ended.username) {
@@ -188,6 +192,8 @@ export function App({ config, api, storage }: Props) {
       api={api}
       session={session}
       storage={storage}
+      socketUrl={config.socketUrl}
+      {...(connectSocket ? { connectSocket } : {})}
       conversationId={route.id}
       navigate={navigate}
       onSessionEnded={endSession}

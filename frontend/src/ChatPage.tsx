@@ -1,31 +1,41 @@
-import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useReducer, useRef, useState } from "preact/hooks";
 
-import { type Api, ApiError, type Session } from "./api";
+import { type Api, ApiError, type ConversationSummary, type Session } from "./api";
 import { Composer } from "./Composer";
 import {
-  type Conversation,
-  MAX_MESSAGE_CHARS,
-  appendMessage,
-  awaitsAnswer,
-  contextFor,
-  loadConversations,
-  newConversation,
+  type Cache,
+  appendPage,
+  loadCache,
   remove,
-  saveConversations,
-  storageKey,
+  replace,
+  saveCache,
+  titleFor,
   upsert,
+  withOpened,
+  withoutConversation,
 } from "./conversations";
 import { MenuIcon, PlusIcon } from "./icons";
-import { Markdown } from "./Markdown";
 import { plainText } from "./markdown";
+import { Messages } from "./Messages";
 import { formatRoute } from "./router";
 import { type SigningOut, storedSession } from "./session";
 import { Sidebar } from "./Sidebar";
+import { type Ask, type ConnectionState, StreamSocket, type WebSocketLike } from "./socket";
+import {
+  EMPTY_THREAD,
+  type Thread,
+  type ThreadAction,
+  threadsReducer,
+} from "./thread";
 
 interface Props {
   api: Api;
   session: Session;
   storage: Storage;
+  /** `socketUrl` from config.json (null: this deployment streams nothing). */
+  socketUrl: string | null;
+  /** Opens the WebSocket (tests give a fake). */
+  connectSocket?: (url: string) => WebSocketLike;
   /** The conversation in the address, or null for a new chat. */
   conversationId: string | null;
   navigate: (hash: string, replace?: boolean) => void;
@@ -35,66 +45,187 @@ interface Props {
   onSignOut: (everywhere: boolean) => void;
 }
 
-type ById<T> = Record<string, T>;
-
 /** Where the conversation list becomes a drawer (the same width as in styles.css). */
 const NARROW_SCREEN = "(max-width: 799px)";
+/** Closer to the bottom than this (px), the view follows a growing answer. */
+const FOLLOW_SLACK_PX = 48;
 
-function without<T>(map: ById<T>, id: string): ById<T> {
-  const { [id]: _dropped, ...rest } = map;
-  return rest;
+/** The list as the sidebar shows it: loading, read, or failed (with a retry). */
+type ListState = "loading" | "ready" | ApiError;
+
+/** Deltas are applied at most once per frame: the answer's Markdown is rendered again at
+ * most that often, however fast frames come. */
+function nextFrame(callback: () => void): () => void {
+  if (typeof requestAnimationFrame === "function") {
+    const id = requestAnimationFrame(callback);
+    return () => cancelAnimationFrame(id);
+  }
+  const id = setTimeout(callback, 16);
+  return () => clearTimeout(id);
 }
+
+/** Where a request's frames go: its thread's key changes when `started` names a new chat. */
+interface Target {
+  key: string;
+  text: string;
+}
+
+let drafts = 0;
 
 export function ChatPage(props: Props) {
   const { api, session, storage, conversationId, navigate } = props;
-  const [conversations, setConversations] = useState<Conversation[]>(() =>
-    loadConversations(storage, session.username),
-  );
-  const latest = useRef(conversations);
-  const [pending, setPending] = useState<ById<AbortController>>({});
-  const [errors, setErrors] = useState<ById<ApiError>>({});
+  const [initialCache] = useState<Cache>(() => loadCache(storage, session.username));
+  const cache = useRef(initialCache);
+  const [list, setList] = useState<ConversationSummary[]>(initialCache.list);
+  const [next, setNext] = useState<string | null>(null);
+  const [listState, setListState] = useState<ListState>("loading");
+  const [sidebarError, setSidebarError] = useState<string | null>(null);
+  const [threads, dispatchAll] = useReducer(threadsReducer, {});
+  const latestThreads = useRef(threads);
+  latestThreads.current = threads;
+  /** The key of the new chat on screen (it has no id until `started`), if any. */
+  const [draft, setDraft] = useState<string | null>(null);
+  const latestDraft = useRef(draft);
+  latestDraft.current = draft;
+  const [connection, setConnection] = useState<ConnectionState>({ state: "idle" });
   const [announcement, setAnnouncement] = useState("");
   const [drawerOpen, setDrawerOpen] = useState(false);
   const currentId = useRef(conversationId);
   currentId.current = conversationId;
-  const controllers = useRef(new Set<AbortController>());
+  const socketRef = useRef<StreamSocket | null>(null);
+  const buffered = useRef(new Map<string, Target & { pending: string }>());
+  const cancelFrame = useRef<(() => void) | null>(null);
   const headingRef = useRef<HTMLHeadingElement>(null);
   const inputRef = useRef<HTMLTextAreaElement>(null);
   const scrollerRef = useRef<HTMLDivElement>(null);
+  const follow = useRef(true);
   const focusHeadingNext = useRef(false);
   const menuButtonRef = useRef<HTMLButtonElement>(null);
   const focusAfterDrawer = useRef<(() => void) | null>(null);
+  const gone = useRef(false);
 
-  const current = conversationId
-    ? (conversations.find((c) => c.id === conversationId) ?? null)
-    : null;
-  const missing = conversationId !== null && current === null;
-  const waiting = current ? current.id in pending : false;
-  const error = current ? errors[current.id] : undefined;
+  const key = conversationId ?? draft;
+  const thread: Thread = (key ? threads[key] : undefined) ?? EMPTY_THREAD;
+  const listed = conversationId ? list.find((c) => c.id === conversationId) : undefined;
+  const missing = thread.load === "missing";
+  const streaming = thread.streaming;
+  const firstMessage = thread.messages[0];
+  const title =
+    thread.conversation?.title ??
+    listed?.title ??
+    (missing ? "Conversation not found" : firstMessage ? titleFor(firstMessage.content) : "New chat");
 
-  function commit(next: Conversation[]) {
-    // Signed out meanwhile (an answer that came in as the page was leaving, or a sign-out in
-    // another tab): the user's conversations were forgotten and must stay so.
-    if (storedSession(storage)?.username !== session.username) return;
-    const kept = saveConversations(storage, session.username, next);
-    latest.current = kept;
-    setConversations(kept);
+  function dispatch(where: string, action: ThreadAction) {
+    dispatchAll({ key: where, action });
   }
 
-  // Another tab changed this user's conversations: show its changes here too.
-  useEffect(() => {
-    const key = storageKey(session.username);
-    const onStorage = (event: StorageEvent) => {
-      if (event.key !== key) return;
-      latest.current = loadConversations(storage, session.username);
-      setConversations(latest.current);
-    };
-    window.addEventListener("storage", onStorage);
-    return () => window.removeEventListener("storage", onStorage);
-  }, [storage, session.username]);
+  /** Still this user's page? (Signed out meanwhile, here or in another tab: nothing of
+   * theirs may be written back, and no request of theirs made.) */
+  function ours(): boolean {
+    return !gone.current && storedSession(storage)?.username === session.username;
+  }
 
-  // Leaving the page (sign-out, expiry) cancels what is still waiting.
-  useEffect(() => () => controllers.current.forEach((c) => c.abort()), []);
+  function failed(error: unknown): ApiError {
+    const failure =
+      error instanceof ApiError ? error : new ApiError("server", "Something went wrong. Try again.");
+    if (failure.kind === "session" && !gone.current) props.onSessionEnded(failure.message);
+    return failure;
+  }
+
+  function socket(): StreamSocket {
+    socketRef.current ??= new StreamSocket({
+      url: props.socketUrl,
+      token: session.token,
+      ...(props.connectSocket ? { connect: props.connectSocket } : {}),
+      onState: (state) => {
+        if (!gone.current) setConnection(state);
+      },
+      // A refused handshake shows no status to the page: the HTTP API tells.
+      checkSession: () =>
+        api.listConversations(session.token).then(
+          () => null,
+          (error: unknown) => (error instanceof ApiError ? error : null),
+        ),
+      onSessionEnded: (error) => failed(error),
+    });
+    return socketRef.current;
+  }
+
+  // Save the cache when nothing is streaming (not on every delta).
+  useEffect(() => {
+    if (Object.values(threads).some((t) => t.streaming)) return;
+    if (!ours()) return;
+    let next: Cache = { ...cache.current, list };
+    for (const t of Object.values(threads)) {
+      if (!t.conversation || t.load !== "ready") continue;
+      const messages = t.messages.flatMap((m) =>
+        m.seq === null ? [] : [{ seq: m.seq, role: m.role, content: m.content }],
+      );
+      const before = next.opened.find((o) => o.conversation.id === t.conversation!.id);
+      if (before && JSON.stringify(before.messages) === JSON.stringify(messages)) continue;
+      next = withOpened(next, { conversation: t.conversation, messages });
+    }
+    cache.current = saveCache(storage, session.username, next);
+  }, [threads, list]);
+
+  async function loadList(cursor: string | null) {
+    setListState("loading");
+    try {
+      const page = await api.listConversations(session.token, cursor);
+      if (gone.current) return;
+      setList((shown) => (cursor ? appendPage(shown, page.conversations) : page.conversations));
+      setNext(page.next);
+      setListState("ready");
+    } catch (error) {
+      if (gone.current) return;
+      const failure = failed(error);
+      // A cursor the server no longer takes: start again from the first page.
+      if (cursor && failure.kind === "invalid") {
+        void loadList(null);
+        return;
+      }
+      setListState(failure);
+    }
+  }
+
+  async function open(id: string) {
+    const known = latestThreads.current[id];
+    if (!known) {
+      const cached = cache.current.opened.find((o) => o.conversation.id === id);
+      if (cached) dispatch(id, { type: "loaded", ...cached });
+    }
+    dispatch(id, { type: "loading" });
+    try {
+      const opened = await api.getConversation(session.token, id);
+      if (gone.current) return;
+      dispatch(id, { type: "loaded", ...opened });
+      setList((shown) => replace(shown, opened.conversation));
+    } catch (error) {
+      if (gone.current) return;
+      const failure = failed(error);
+      dispatch(id, { type: "load-failed", error: failure });
+      if (failure.kind === "not-found") {
+        setList((shown) => remove(shown, id));
+        cache.current = withoutConversation(cache.current, id);
+      }
+    }
+  }
+
+  useEffect(() => {
+    void loadList(null);
+    return () => {
+      gone.current = true;
+      cancelFrame.current?.();
+      socketRef.current?.close();
+    };
+  }, []);
+
+  useEffect(() => {
+    follow.current = true;
+    if (conversationId && !latestThreads.current[conversationId]?.streaming) {
+      void open(conversationId);
+    }
+  }, [conversationId]);
 
   // The drawer only exists on narrow screens: widening the window closes it (else the chat,
   // inert while the drawer is open, would stay unusable beside an always-visible sidebar).
@@ -116,8 +247,8 @@ export function ChatPage(props: Props) {
   }, [drawerOpen]);
 
   useEffect(() => {
-    document.title = `${current?.title ?? "New chat"} · Chatbot`;
-  }, [current?.title]);
+    document.title = `${title} · Chatbot`;
+  }, [title]);
 
   useEffect(() => {
     if (focusHeadingNext.current) {
@@ -126,84 +257,106 @@ export function ChatPage(props: Props) {
     }
   }, [conversationId]);
 
-  // Keep the newest message (or the waiting indicator, or the error) in view.
-  const messageCount = current?.messages.length ?? 0;
+  // Keep the newest text in view, unless the person scrolled up to read.
   useLayoutEffect(() => {
     const scroller = scrollerRef.current;
-    if (scroller) scroller.scrollTop = scroller.scrollHeight;
-  }, [conversationId, messageCount, waiting, error]);
+    if (scroller && follow.current) scroller.scrollTop = scroller.scrollHeight;
+  }, [key, thread.messages.length, streaming?.text, streaming?.phase, thread.error, thread.load]);
 
-  async function ask(conversation: Conversation) {
-    const id = conversation.id;
-    const context = contextFor(conversation.messages);
-    if (context.length === 0) {
-      setErrors((e) => ({
-        ...e,
-        [id]: new ApiError(
-          "invalid",
-          `This message is too long to send (the limit is ${MAX_MESSAGE_CHARS.toLocaleString("en")} characters).`,
-        ),
-      }));
-      return;
-    }
-    const controller = new AbortController();
-    controllers.current.add(controller);
-    setPending((p) => ({ ...p, [id]: controller }));
-    setErrors((e) => without(e, id));
-    try {
-      const answer = await api.chat(session.token, context, { signal: controller.signal });
-      const now = latest.current.find((c) => c.id === id);
-      if (!now) return; // deleted while waiting
-      commit(
-        upsert(
-          latest.current,
-          appendMessage(now, {
-            role: "assistant",
-            content: answer.message.content,
-            at: Date.now(),
-            model: answer.model,
-          }),
-        ),
-      );
-      const text = plainText(answer.message.content);
-      setAnnouncement(
-        currentId.current === id ? `Answer: ${text}` : `New answer in “${now.title}”.`,
-      );
-    } catch (err) {
-      const failure =
-        err instanceof ApiError ? err : new ApiError("server", "Something went wrong. Try again.");
-      if (failure.kind === "session") {
-        props.onSessionEnded(failure.message);
-      } else if (failure.kind !== "aborted") {
-        setErrors((e) => ({ ...e, [id]: failure }));
+  function onScroll() {
+    const scroller = scrollerRef.current;
+    if (!scroller) return;
+    follow.current =
+      scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight <= FOLLOW_SLACK_PX;
+  }
+
+  function flushDeltas() {
+    cancelFrame.current?.();
+    cancelFrame.current = null;
+    for (const [request, target] of buffered.current) {
+      if (target.pending !== "") {
+        dispatch(target.key, { type: "delta", request, text: target.pending });
       }
-    } finally {
-      controllers.current.delete(controller);
-      setPending((p) => without(p, id));
     }
+    buffered.current.clear();
+  }
+
+  /** Ask the server (send, edit, regenerate) for the thread under `where`. */
+  function start(where: string, ask: Ask) {
+    const target: Target = { key: where, text: "" };
+    follow.current = true;
+    const request = socket().ask(ask, {
+      started(frame) {
+        flushDeltas();
+        dispatch(target.key, { type: "started", request, frame });
+        const id = frame.conversation.id;
+        const wasDraft = target.key !== id && latestDraft.current === target.key;
+        target.key = id;
+        setList((shown) => upsert(shown, frame.conversation));
+        if (wasDraft) {
+          setDraft(null);
+          navigate(formatRoute({ page: "chat", id }));
+        }
+      },
+      delta(text) {
+        target.text += text;
+        const entry = buffered.current.get(request);
+        if (entry) entry.pending += text;
+        else buffered.current.set(request, { ...target, key: target.key, pending: text });
+        cancelFrame.current ??= nextFrame(flushDeltas);
+      },
+      done(frame) {
+        flushDeltas();
+        dispatch(target.key, { type: "done", request, stopped: frame.stopped });
+        const titleNow = latestThreads.current[target.key]?.conversation?.title ?? "a conversation";
+        setAnnouncement(
+          currentId.current === target.key
+            ? `${frame.stopped ? "Stopped" : "Answer"}: ${plainText(target.text)}`
+            : `New answer in “${titleNow}”.`,
+        );
+      },
+      failed(error) {
+        flushDeltas();
+        if (error.kind === "session" && !gone.current) props.onSessionEnded(error.message);
+        dispatch(target.key, { type: "failed", request, error });
+      },
+    });
+    dispatch(where, { type: "ask", request, ask });
   }
 
   function send(text: string): boolean {
-    const open = conversationId
-      ? latest.current.find((c) => c.id === conversationId)
-      : undefined;
-    if (open && open.id in pending) return false;
-    const now = Date.now();
-    const conversation = open
-      ? appendMessage(open, { role: "user", content: text, at: now })
-      : newConversation(text, now);
-    commit(upsert(latest.current, conversation));
-    if (!open) navigate(formatRoute({ page: "chat", id: conversation.id }));
-    void ask(conversation);
+    if (thread.streaming || missing) return false;
+    if (conversationId) {
+      if (!thread.conversation && thread.load !== "ready") return false; // not read yet
+      start(conversationId, { action: "send", conversation: conversationId, content: text });
+      return true;
+    }
+    const where = draft ?? `draft-${++drafts}`;
+    setDraft(where);
+    start(where, { action: "send", conversation: null, content: text });
     return true;
   }
 
   function stop() {
-    if (current) pending[current.id]?.abort();
+    if (!key || !streaming) return;
+    dispatch(key, { type: "stopping", request: streaming.request });
+    socket().stop(streaming.request);
   }
 
   function retry() {
-    if (current) void ask(current);
+    if (key && thread.retry) start(key, thread.retry);
+  }
+
+  function regenerate() {
+    if (key && thread.conversation) {
+      start(key, { action: "regenerate", conversation: thread.conversation.id });
+    }
+  }
+
+  function edit(seq: number, content: string) {
+    if (key && thread.conversation) {
+      start(key, { action: "send", conversation: thread.conversation.id, edit: seq, content });
+    }
   }
 
   /** Close the drawer if open, then `focus` (the chat can only take focus once it is no
@@ -218,6 +371,7 @@ export function ChatPage(props: Props) {
   }
 
   function newChat() {
+    setDraft(null);
     navigate(formatRoute({ page: "chat", id: null }));
     closeDrawerThen(() => inputRef.current?.focus());
   }
@@ -227,32 +381,76 @@ export function ChatPage(props: Props) {
     if (id !== conversationId) focusHeadingNext.current = true;
   }
 
-  function deleteConversation(conversation: Conversation) {
+  async function deleteConversation(conversation: ConversationSummary) {
     if (!window.confirm(`Delete the conversation “${conversation.title}”?`)) return;
-    pending[conversation.id]?.abort();
-    setErrors((e) => without(e, conversation.id));
-    commit(remove(latest.current, conversation.id));
+    setSidebarError(null);
+    const running = latestThreads.current[conversation.id]?.streaming;
+    if (running) socket().stop(running.request);
+    try {
+      await api.deleteConversation(session.token, conversation.id);
+    } catch (error) {
+      const failure = failed(error);
+      // Already gone (deleted elsewhere): the same outcome.
+      if (failure.kind !== "not-found") {
+        if (failure.kind !== "session") {
+          setSidebarError(`Could not delete “${conversation.title}”: ${failure.message}`);
+        }
+        return;
+      }
+    }
+    if (gone.current) return;
+    setList((shown) => remove(shown, conversation.id));
+    cache.current = withoutConversation(cache.current, conversation.id);
+    dispatch(conversation.id, { type: "forget" });
     setAnnouncement(`Deleted “${conversation.title}”.`);
-    if (conversation.id === conversationId) newChat();
+    if (conversation.id === currentId.current) newChat();
+  }
+
+  /** Rename; returns what went wrong, or null. */
+  async function rename(conversation: ConversationSummary, title: string): Promise<string | null> {
+    setSidebarError(null);
+    try {
+      const renamed = await api.renameConversation(session.token, conversation.id, title);
+      if (gone.current) return null;
+      setList((shown) => replace(shown, renamed));
+      dispatch(conversation.id, { type: "renamed", conversation: renamed });
+      setAnnouncement(`Renamed to “${renamed.title}”.`);
+      return null;
+    } catch (error) {
+      const failure = failed(error);
+      if (failure.kind === "not-found") {
+        setList((shown) => remove(shown, conversation.id));
+        return "This conversation no longer exists.";
+      }
+      return failure.message;
+    }
   }
 
   function closeDrawer() {
     closeDrawerThen(() => menuButtonRef.current?.focus());
   }
 
-  const title = current?.title ?? (missing ? "Conversation not found" : "New chat");
+  const answering = Object.fromEntries(
+    Object.entries(threads).flatMap(([id, t]) => (t.streaming ? [[id, true]] : [])),
+  );
 
   return (
     <div class={`app${drawerOpen ? " drawer-open" : ""}`}>
       <Sidebar
-        conversations={conversations}
+        conversations={list}
+        listState={listState}
+        hasMore={next !== null}
+        onLoadMore={() => void loadList(next)}
+        onRetryList={() => void loadList(null)}
+        error={sidebarError}
         currentId={conversationId}
-        pending={pending}
+        answering={answering}
         username={session.username}
         open={drawerOpen}
         onNewChat={newChat}
         onSelect={select}
-        onDelete={deleteConversation}
+        onDelete={(c) => void deleteConversation(c)}
+        onRename={rename}
         signingOut={props.signingOut}
         onSignOut={props.onSignOut}
         onClose={closeDrawer}
@@ -285,70 +483,31 @@ export function ChatPage(props: Props) {
           </button>
         </header>
 
-        <div class="scroller" ref={scrollerRef}>
-          <div class="thread">
-            {!current && !missing && (
-              <div class="empty">
-                <p class="empty-title">How can I help you today?</p>
-                <p class="empty-hint">
-                  Ask anything. Answers can be wrong: check what matters.
-                </p>
-              </div>
-            )}
-            {missing && (
-              <div class="empty">
-                <p class="empty-title">This conversation is not saved in this browser.</p>
-                <p class="empty-hint">
-                  Conversations are kept only in the browser they were held in.{" "}
-                  <a href={formatRoute({ page: "chat", id: null })}>Start a new chat</a>.
-                </p>
-              </div>
-            )}
-            {current?.messages.map((message, index) =>
-              message.role === "user" ? (
-                <article key={index} class="msg msg-user" aria-label="You said">
-                  <div class="bubble">{message.content}</div>
-                </article>
-              ) : (
-                <article key={index} class="msg msg-assistant" aria-label="Assistant answered">
-                  <Markdown text={message.content} />
-                </article>
-              ),
-            )}
-            {waiting && (
-              <div class="msg msg-assistant waiting" role="status">
-                <span class="dots" aria-hidden="true">
-                  <span />
-                  <span />
-                  <span />
-                </span>
-                <span class="waiting-text">Waiting for the answer…</span>
-              </div>
-            )}
-            {current && !waiting && error && (
-              <div class="msg-error" role="alert">
-                <p>{error.message}</p>
-                {error.retryable && (
-                  <button type="button" class="secondary" onClick={retry}>
-                    Retry
-                  </button>
-                )}
-              </div>
-            )}
-            {current && !waiting && !error && awaitsAnswer(current) && (
-              <div class="msg-error msg-unanswered">
-                <p>This message has no answer yet.</p>
-                <button type="button" class="secondary" onClick={retry}>
-                  Retry
-                </button>
-              </div>
-            )}
-          </div>
+        <div class="scroller" ref={scrollerRef} onScroll={onScroll}>
+          <Messages
+            key={key ?? "new"}
+            thread={thread}
+            onRetry={retry}
+            onRetryLoad={() => conversationId && void open(conversationId)}
+            onRegenerate={regenerate}
+            onEdit={edit}
+          />
         </div>
 
+        {connection.state === "retrying" && (
+          <div class="connection" role="status">
+            <span>
+              Connection lost — retrying in {Math.round(connection.delayMs / 1000)} s…
+            </span>
+            <button type="button" class="secondary" onClick={() => socket().retryNow()}>
+              Retry now
+            </button>
+          </div>
+        )}
         <Composer
           inputRef={inputRef}
-          waiting={waiting}
+          streaming={streaming !== null}
+          stopping={streaming?.phase === "stopping"}
           disabled={missing}
           onSend={send}
           onStop={stop}

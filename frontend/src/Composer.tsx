@@ -6,7 +6,10 @@ import { SendIcon, StopIcon } from "./icons";
 
 interface Props {
   inputRef: RefObject<HTMLTextAreaElement | null>;
-  waiting: boolean;
+  /** An answer is streaming in this conversation: Stop instead of Send. */
+  streaming: boolean;
+  /** Stop was pressed; the server is ending the answer. */
+  stopping: boolean;
   disabled: boolean;
   /** Returns false when the message was not taken (keep the text). */
   onSend: (text: string) => boolean;
@@ -15,10 +18,10 @@ interface Props {
 
 /** Enter sends, Shift+Enter starts a new line (and Enter while composing with an IME
  * finishes the composition instead of sending). */
-export function Composer({ inputRef, waiting, disabled, onSend, onStop }: Props) {
+export function Composer({ inputRef, streaming, stopping, disabled, onSend, onStop }: Props) {
   const [text, setText] = useState("");
   const tooLong = text.length > MAX_MESSAGE_CHARS;
-  const canSend = !waiting && !disabled && !tooLong && text.trim() !== "";
+  const canSend = !streaming && !disabled && !tooLong && text.trim() !== "";
 
   // Grow with the text, up to the max-height set in CSS.
   useLayoutEffect(() => {
@@ -60,11 +63,13 @@ export function Composer({ inputRef, waiting, disabled, onSend, onStop }: Props)
           onInput={(e) => setText(e.currentTarget.value)}
           onKeyDown={onKeyDown}
         />
-        {waiting ? (
+        {streaming ? (
           <button
             type="button"
             class="send-button"
-            aria-label="Stop waiting for the answer"
+            aria-label={stopping ? "Stopping" : "Stop"}
+            title="Stop the answer (the text so far is kept)"
+            disabled={stopping}
             onClick={onStop}
           >
             <StopIcon />

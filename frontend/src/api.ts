@@ -1,12 +1,8 @@
-// The one module that talks to the API (docs/api.md). Everything else sees typed results
-// and ApiError; a streamed transport can replace `chat` behind the same interface.
+// The one module that talks to the HTTP API (docs/api.md). Everything else sees typed results
+// and ApiError. Answers are streamed over the WebSocket API (socket.ts), which words its
+// error frames with `errorFor` below, as the HTTP tables do.
 
 export type Role = "user" | "assistant" | "system";
-
-export interface ChatMessage {
-  role: Role;
-  content: string;
-}
 
 export interface Session {
   token: string;
@@ -15,9 +11,31 @@ export interface Session {
   expiresAt: number;
 }
 
-export interface ChatAnswer {
-  message: ChatMessage;
+/** A conversation kept on the server, as `GET /conversations` lists it (times in epoch ms). */
+export interface ConversationSummary {
+  id: string;
+  title: string;
   model: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A stored message of a conversation (`GET /conversations/{id}`), oldest first. */
+export interface StoredMessage {
+  seq: number;
+  role: Role;
+  content: string;
+}
+
+export interface ConversationPage {
+  conversations: ConversationSummary[];
+  /** The cursor of the next page, null on the last. */
+  next: string | null;
+}
+
+export interface OpenedConversation {
+  conversation: ConversationSummary;
+  messages: StoredMessage[];
 }
 
 /**
@@ -27,7 +45,9 @@ export interface ChatAnswer {
  * - `rate-limit`: too many requests (429: the model provider is throttling, or a username's
  *   failed logins locked it for a while): wait and retry
  * - `upstream`: the model provider failed or timed out (502/503/504)
- * - `invalid`: the request was refused as malformed or too large (400/411/413/414/421/431)
+ * - `invalid`: the request was refused as malformed, too large or in conflict with what is
+ *   stored (400/409/411/413/414/421/431)
+ * - `not-found`: no such conversation of this user (404)
  * - `server`: anything else from the server (500, unexpected statuses or bodies)
  * - `network`: no answer at all (offline, DNS, CORS, connection reset)
  * - `timeout`: no answer within the client's own deadline
@@ -39,6 +59,7 @@ export type ApiErrorKind =
   | "rate-limit"
   | "upstream"
   | "invalid"
+  | "not-found"
   | "server"
   | "network"
   | "timeout"
@@ -61,7 +82,7 @@ export class ApiError extends Error {
 
   /** Worth offering a retry button for. */
   get retryable(): boolean {
-    return this.kind !== "credentials" && this.kind !== "session" && this.kind !== "invalid";
+    return !["credentials", "session", "invalid", "not-found"].includes(this.kind);
   }
 }
 
@@ -74,7 +95,20 @@ export type SignedOut = "this session" | "everywhere";
 
 export interface Api {
   login(username: string, password: string, options?: RequestOptions): Promise<Session>;
-  chat(token: string, messages: ChatMessage[], options?: RequestOptions): Promise<ChatAnswer>;
+  /** One page of the user's conversations, newest activity first. */
+  listConversations(
+    token: string,
+    cursor?: string | null,
+    options?: RequestOptions,
+  ): Promise<ConversationPage>;
+  getConversation(token: string, id: string, options?: RequestOptions): Promise<OpenedConversation>;
+  renameConversation(
+    token: string,
+    id: string,
+    title: string,
+    options?: RequestOptions,
+  ): Promise<ConversationSummary>;
+  deleteConversation(token: string, id: string, options?: RequestOptions): Promise<void>;
   /** End this session on the server (its token is refused from now on), or with
    * `everywhere` every session of the user. */
   logout(token: string, everywhere: boolean, options?: RequestOptions): Promise<SignedOut>;
@@ -92,8 +126,16 @@ export function createApi(
 ): Api {
   const base = apiUrl.replace(/\/+$/, "");
 
-  /** `body` undefined sends an empty body (POST /logout's "this session"). */
-  async function post(path: string, body: unknown, headers: Record<string, string>, options?: RequestOptions) {
+  type Method = "GET" | "POST" | "PATCH" | "DELETE";
+
+  /** `body` undefined sends an empty body (GET, DELETE, POST /logout's "this session"). */
+  async function send(
+    method: Method,
+    path: string,
+    body: unknown,
+    headers: Record<string, string>,
+    options?: RequestOptions,
+  ) {
     const controller = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -106,7 +148,7 @@ export function createApi(
     outer?.addEventListener("abort", onAbort);
     try {
       const response = await fetchImpl(`${base}${path}`, {
-        method: "POST",
+        method,
         headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: controller.signal,
@@ -136,7 +178,8 @@ export function createApi(
 
   return {
     async login(username, password, options) {
-      const { status, body, retryAfter } = await post(
+      const { status, body, retryAfter } = await send(
+        "POST",
         "/login",
         { username, password },
         {},
@@ -151,27 +194,77 @@ export function createApi(
       throw errorFor(status, body, retryAfter);
     },
 
-    async chat(token, messages, options) {
-      const { status, body, retryAfter } = await post(
-        "/chat",
-        { messages: messages.map(({ role, content }) => ({ role, content })) },
-        { authorization: `Bearer ${token}` },
-        options,
-      );
-      if (status === 200 && isChatBody(body)) {
-        return { message: { role: "assistant", content: body.message.content }, model: body.model };
-      }
-      throw errorFor(status, body, retryAfter);
-    },
-
     async logout(token, everywhere, options) {
-      const { status, body, retryAfter } = await post(
+      const { status, body, retryAfter } = await send(
+        "POST",
         "/logout",
         everywhere ? { everywhere: true } : undefined,
         { authorization: `Bearer ${token}` },
         options,
       );
       if (status === 200 && isLogoutBody(body)) return body.signed_out;
+      throw errorFor(status, body, retryAfter);
+    },
+
+    async listConversations(token, cursor, options) {
+      const query = cursor ? `?cursor=${encodeURIComponent(cursor)}` : "";
+      const { status, body, retryAfter } = await send(
+        "GET",
+        `/conversations${query}`,
+        undefined,
+        bearer(token),
+        options,
+      );
+      if (status === 200 && isObject(body) && Array.isArray(body.conversations)) {
+        const next = typeof body.next === "string" && body.next !== "" ? body.next : null;
+        return { conversations: body.conversations.filter(isSummary), next };
+      }
+      throw errorFor(status, body, retryAfter);
+    },
+
+    async getConversation(token, id, options) {
+      const { status, body, retryAfter } = await send(
+        "GET",
+        conversationPath(id),
+        undefined,
+        bearer(token),
+        options,
+      );
+      if (
+        status === 200 &&
+        isObject(body) &&
+        isSummary(body.conversation) &&
+        Array.isArray(body.messages) &&
+        body.messages.every(isStoredMessage)
+      ) {
+        return { conversation: body.conversation, messages: body.messages };
+      }
+      throw errorFor(status, body, retryAfter);
+    },
+
+    async renameConversation(token, id, title, options) {
+      const { status, body, retryAfter } = await send(
+        "PATCH",
+        conversationPath(id),
+        { title },
+        bearer(token),
+        options,
+      );
+      if (status === 200 && isObject(body) && isSummary(body.conversation)) {
+        return body.conversation;
+      }
+      throw errorFor(status, body, retryAfter);
+    },
+
+    async deleteConversation(token, id, options) {
+      const { status, body, retryAfter } = await send(
+        "DELETE",
+        conversationPath(id),
+        undefined,
+        bearer(token),
+        options,
+      );
+      if (status === 200 && isObject(body) && typeof body.deleted === "string") return;
       throw errorFor(status, body, retryAfter);
     },
   };
@@ -198,7 +291,7 @@ function parseJson(text: string): unknown {
   }
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
+export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
@@ -215,12 +308,33 @@ function isLoginBody(
   );
 }
 
-function isChatBody(body: unknown): body is { message: { content: string }; model: string } {
+function bearer(token: string): Record<string, string> {
+  return { authorization: `Bearer ${token}` };
+}
+
+function conversationPath(id: string): string {
+  return `/conversations/${encodeURIComponent(id)}`;
+}
+
+export function isSummary(value: unknown): value is ConversationSummary {
   return (
-    isObject(body) &&
-    isObject(body.message) &&
-    typeof body.message.content === "string" &&
-    (typeof body.model === "string" || body.model === undefined)
+    isObject(value) &&
+    typeof value.id === "string" &&
+    value.id !== "" &&
+    typeof value.title === "string" &&
+    typeof value.model === "string" &&
+    typeof value.created_at === "number" &&
+    typeof value.updated_at === "number"
+  );
+}
+
+function isStoredMessage(value: unknown): value is StoredMessage {
+  return (
+    isObject(value) &&
+    typeof value.seq === "number" &&
+    Number.isInteger(value.seq) &&
+    (value.role === "user" || value.role === "assistant" || value.role === "system") &&
+    typeof value.content === "string"
   );
 }
 
@@ -238,9 +352,10 @@ function handlerText(body: unknown): string | undefined {
   return undefined;
 }
 
-/** Refused as a request (malformed, too large, sent to a host the server does not answer for;
- * docs/api.md): the same request again would be refused again. */
-const REFUSED = new Set([400, 411, 413, 414, 421, 431]);
+/** Refused as a request (malformed, too large, sent to a host the server does not answer for,
+ * in conflict with what is stored; docs/api.md): the same request again would be refused
+ * again. */
+const REFUSED = new Set([400, 409, 411, 413, 414, 421, 431]);
 
 export function errorFor(status: number, body: unknown, retryAfter?: number): ApiError {
   const text = handlerText(body);
@@ -256,6 +371,10 @@ export function errorFor(status: number, body: unknown, retryAfter?: number): Ap
       );
     case REFUSED.has(status):
       return new ApiError("invalid", text ?? `The request was refused (HTTP ${status}).`, status);
+    case status === 404 && text !== undefined:
+      // Our handlers' 404 is a conversation that is not there (API Gateway's own 404, no
+      // route, is a fault of this app: "server" below).
+      return new ApiError("not-found", text, status);
     case status === 502 || status === 503 || status === 504:
       return new ApiError(
         "upstream",

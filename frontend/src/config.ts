@@ -3,6 +3,9 @@
 
 export interface RuntimeConfig {
   apiUrl: string;
+  /** The WebSocket API that streams answers (ws: or wss:); null when config.json has none
+   * (a stack deployed before streamed answers): the app then says so when asked to chat. */
+  socketUrl: string | null;
   stack: string;
 }
 
@@ -17,7 +20,7 @@ export function parseConfig(value: unknown): RuntimeConfig {
   if (typeof value !== "object" || value === null) {
     throw new ConfigError("config.json is not a JSON object");
   }
-  const { apiUrl, stack } = value as Record<string, unknown>;
+  const { apiUrl, socketUrl, stack } = value as Record<string, unknown>;
   if (typeof apiUrl !== "string" || apiUrl === "") {
     throw new ConfigError("config.json has no apiUrl");
   }
@@ -32,8 +35,23 @@ export function parseConfig(value: unknown): RuntimeConfig {
   }
   return {
     apiUrl: apiUrl.replace(/\/+$/, ""),
+    socketUrl: parseSocketUrl(socketUrl),
     stack: typeof stack === "string" ? stack : "",
   };
+}
+
+function parseSocketUrl(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  let url: URL | null = null;
+  try {
+    url = typeof value === "string" ? new URL(value) : null;
+  } catch {
+    url = null;
+  }
+  if (!url || (url.protocol !== "wss:" && url.protocol !== "ws:")) {
+    throw new ConfigError(`config.json socketUrl must be a ws(s) URL: ${String(value)}`);
+  }
+  return String(value);
 }
 
 /** Fetch and check config.json, relative to the page (works below a path prefix too). */

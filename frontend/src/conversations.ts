@@ -1,43 +1,37 @@
-// Past conversations, kept in this browser (localStorage), one list per user, newest first.
-// Pure functions over plain data plus a small load/save pair, so the logic is testable.
-import type { ChatMessage } from "./api";
+// Conversations are kept on the server (docs/api.md, "Conversations"). This browser keeps at
+// most a cache of them per user, so the list and the last few conversations show at once
+// while the server is asked again: bounded (CACHE_LIST entries of the list, CACHE_OPENED
+// conversations, CACHE_CHARS in all), dropped first when storage is full, forgotten on
+// sign-out. It is never the source of truth: what the server answers replaces it.
+import { type ConversationSummary, type OpenedConversation, isObject, isSummary } from "./api";
 
-export interface StoredMessage {
-  role: "user" | "assistant";
-  content: string;
-  /** Unix milliseconds. */
-  at: number;
-  /** The model that wrote an assistant message. */
-  model?: string;
-}
-
-export interface Conversation {
-  id: string;
-  title: string;
-  messages: StoredMessage[];
-  createdAt: number;
-  updatedAt: number;
-}
-
-// The API's limits (docs/api.md, lambda_src/chatbot_lambda/validation.py).
-export const MAX_MESSAGES = 100;
+// The API's limit on a message's content (docs/api.md, "Client messages").
 export const MAX_MESSAGE_CHARS = 32_000;
-export const MAX_TOTAL_CHARS = 100_000;
-export const MAX_BODY_BYTES = 256 * 1024;
-export const TITLE_CHARS = 60;
+export const TITLE_CHARS = 80;
 
-const KEY_PREFIX = "chatbot-deploy:conversations:";
+export const CACHE_LIST = 50;
+export const CACHE_OPENED = 10;
+export const CACHE_CHARS = 1_000_000;
 
-export function storageKey(username: string): string {
-  return KEY_PREFIX + username;
+const CACHE_PREFIX = "chatbot-deploy:cache:";
+/** Where the app kept conversations before they moved to the server (removed on sign-out
+ * like the cache; never read). */
+const LEGACY_PREFIX = "chatbot-deploy:conversations:";
+
+export interface Cache {
+  list: ConversationSummary[];
+  /** The most recently opened conversations, most recent first. */
+  opened: OpenedConversation[];
 }
 
-/** A random id; crypto.randomUUID needs a secure context and S3 websites are plain HTTP. */
-export function newId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(12));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+export const EMPTY_CACHE: Cache = { list: [], opened: [] };
+
+export function cacheKey(username: string): string {
+  return CACHE_PREFIX + username;
 }
 
+/** What a new chat is called until the server names it (the server: its first 80
+ * characters). */
 export function titleFor(text: string): string {
   const line = text.replace(/\s+/g, " ").trim();
   if (line === "") return "New chat";
@@ -45,125 +39,111 @@ export function titleFor(text: string): string {
   return line.slice(0, TITLE_CHARS - 1).trimEnd() + "…";
 }
 
-export function newConversation(firstMessage: string, now: number = Date.now()): Conversation {
-  return {
-    id: newId(),
-    title: titleFor(firstMessage),
-    messages: [{ role: "user", content: firstMessage, at: now }],
-    createdAt: now,
-    updatedAt: now,
-  };
-}
-
-export function appendMessage(conversation: Conversation, message: StoredMessage): Conversation {
-  return {
-    ...conversation,
-    messages: [...conversation.messages, message],
-    updatedAt: message.at,
-  };
-}
-
-/** The conversation waits for an answer to its last (user) message. */
-export function awaitsAnswer(conversation: Conversation): boolean {
-  return conversation.messages.at(-1)?.role === "user";
-}
-
-const utf8 = new TextEncoder();
-const EMPTY_BODY_BYTES = '{"messages":[]}'.length;
-
-/** Bytes a message adds to the JSON request body (with its comma). */
-function encodedBytes(message: ChatMessage): number {
-  return utf8.encode(JSON.stringify(message)).length + 1;
-}
-
-/**
- * The context sent with a request: the whole conversation, or, when it has outgrown the
- * API's limits (message count, characters, body bytes), its most recent messages that fit
- * (a message never gets cut in half).
- */
-export function contextFor(messages: readonly StoredMessage[]): ChatMessage[] {
-  const picked: ChatMessage[] = [];
-  let chars = 0;
-  let bytes = EMPTY_BODY_BYTES;
-  for (let i = messages.length - 1; i >= 0 && picked.length < MAX_MESSAGES; i--) {
-    const { role, content } = messages[i]!;
-    const message: ChatMessage = { role, content };
-    if (content.length > MAX_MESSAGE_CHARS) break;
-    if (chars + content.length > MAX_TOTAL_CHARS) break;
-    const size = encodedBytes(message);
-    if (bytes + size > MAX_BODY_BYTES) break;
-    chars += content.length;
-    bytes += size;
-    picked.push(message);
-  }
-  picked.reverse();
-  // The API refuses a context that does not end with the user's message.
-  return picked.length > 0 && picked.at(-1)!.role === "user" ? picked : [];
-}
-
-/** Put a conversation first (it was just used), replacing its older copy. */
-export function upsert(list: readonly Conversation[], conversation: Conversation): Conversation[] {
+/** Put a conversation first (it was just active), replacing its older copy. */
+export function upsert(
+  list: readonly ConversationSummary[],
+  conversation: ConversationSummary,
+): ConversationSummary[] {
   return [conversation, ...list.filter((c) => c.id !== conversation.id)];
 }
 
-export function remove(list: readonly Conversation[], id: string): Conversation[] {
+/** Replace a conversation where it is (renamed: not activity, its place stays). */
+export function replace(
+  list: readonly ConversationSummary[],
+  conversation: ConversationSummary,
+): ConversationSummary[] {
+  return list.map((c) => (c.id === conversation.id ? conversation : c));
+}
+
+export function remove<T extends { id: string }>(list: readonly T[], id: string): T[] {
   return list.filter((c) => c.id !== id);
 }
 
-function isMessage(value: unknown): value is StoredMessage {
-  if (typeof value !== "object" || value === null) return false;
-  const v = value as Record<string, unknown>;
+/** Add a further page of the list (entries already shown stay once). */
+export function appendPage(
+  list: readonly ConversationSummary[],
+  page: readonly ConversationSummary[],
+): ConversationSummary[] {
+  const seen = new Set(list.map((c) => c.id));
+  return [...list, ...page.filter((c) => !seen.has(c.id))];
+}
+
+function isOpened(value: unknown): value is OpenedConversation {
   return (
-    (v.role === "user" || v.role === "assistant") &&
-    typeof v.content === "string" &&
-    typeof v.at === "number"
+    isObject(value) &&
+    isSummary(value.conversation) &&
+    Array.isArray(value.messages) &&
+    value.messages.every(
+      (m) =>
+        isObject(m) &&
+        typeof m.seq === "number" &&
+        (m.role === "user" || m.role === "assistant") &&
+        typeof m.content === "string",
+    )
   );
 }
 
-function isConversation(value: unknown): value is Conversation {
-  if (typeof value !== "object" || value === null) return false;
-  const v = value as Record<string, unknown>;
-  return (
-    typeof v.id === "string" &&
-    typeof v.title === "string" &&
-    typeof v.createdAt === "number" &&
-    typeof v.updatedAt === "number" &&
-    Array.isArray(v.messages) &&
-    v.messages.every(isMessage)
-  );
-}
-
-export function loadConversations(storage: Storage, username: string): Conversation[] {
+export function loadCache(storage: Storage, username: string): Cache {
   try {
-    const parsed: unknown = JSON.parse(storage.getItem(storageKey(username)) ?? "[]");
-    return Array.isArray(parsed) ? parsed.filter(isConversation) : [];
+    const parsed: unknown = JSON.parse(storage.getItem(cacheKey(username)) ?? "null");
+    if (!isObject(parsed)) return EMPTY_CACHE;
+    return {
+      list: Array.isArray(parsed.list) ? parsed.list.filter(isSummary) : [],
+      opened: Array.isArray(parsed.opened) ? parsed.opened.filter(isOpened) : [],
+    };
   } catch {
-    return [];
+    return EMPTY_CACHE;
+  }
+}
+
+/** The cache with `opened` as the most recent conversation. */
+export function withOpened(cache: Cache, opened: OpenedConversation): Cache {
+  return {
+    ...cache,
+    opened: [opened, ...cache.opened.filter((o) => o.conversation.id !== opened.conversation.id)],
+  };
+}
+
+export function withoutConversation(cache: Cache, id: string): Cache {
+  return {
+    list: remove(cache.list, id),
+    opened: cache.opened.filter((o) => o.conversation.id !== id),
+  };
+}
+
+/**
+ * Save the cache within its bounds; when the browser's storage refuses it (full), drop the
+ * least recently opened conversations, then the list, until it fits or nothing is left.
+ * Returns what was kept.
+ */
+export function saveCache(storage: Storage, username: string, cache: Cache): Cache {
+  let kept: Cache = {
+    list: cache.list.slice(0, CACHE_LIST),
+    opened: cache.opened.slice(0, CACHE_OPENED),
+  };
+  for (;;) {
+    const text = JSON.stringify(kept);
+    if (text.length <= CACHE_CHARS) {
+      try {
+        storage.setItem(cacheKey(username), text);
+        return kept;
+      } catch {
+        // full: drop more below
+      }
+    }
+    if (kept.opened.length > 0) {
+      kept = { ...kept, opened: kept.opened.slice(0, -1) };
+    } else if (kept.list.length > 0) {
+      kept = { ...kept, list: kept.list.slice(0, Math.floor(kept.list.length / 2)) };
+    } else {
+      storage.removeItem(cacheKey(username));
+      return kept;
+    }
   }
 }
 
 /** Forget a user's conversations in this browser (on sign-out); other users' stay. */
 export function forgetConversations(storage: Storage, username: string): void {
-  storage.removeItem(storageKey(username));
-}
-
-/**
- * Save the list; when the browser's storage is full, drop the oldest conversations (never
- * the first, the one in use) until it fits. Returns what was actually kept.
- */
-export function saveConversations(
-  storage: Storage,
-  username: string,
-  list: readonly Conversation[],
-): Conversation[] {
-  let kept = [...list];
-  for (;;) {
-    try {
-      storage.setItem(storageKey(username), JSON.stringify(kept));
-      return kept;
-    } catch {
-      if (kept.length <= 1) return kept;
-      kept = kept.slice(0, -1);
-    }
-  }
+  storage.removeItem(cacheKey(username));
+  storage.removeItem(LEGACY_PREFIX + username);
 }

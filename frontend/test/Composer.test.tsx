@@ -17,14 +17,15 @@ afterEach(() => {
   root.remove();
 });
 
-function mount(props: { waiting?: boolean; onSend?: (text: string) => boolean; onStop?: () => void }) {
+function mount(props: { streaming?: boolean; stopping?: boolean; onSend?: (text: string) => boolean; onStop?: () => void }) {
   const onSend = vi.fn(props.onSend ?? (() => true));
   const onStop = vi.fn(props.onStop ?? (() => {}));
   act(() => {
     render(
       <Composer
         inputRef={createRef()}
-        waiting={props.waiting ?? false}
+        streaming={props.streaming ?? false}
+        stopping={props.stopping ?? false}
         disabled={false}
         onSend={onSend}
         onStop={onStop}
@@ -74,21 +75,27 @@ describe("composer", () => {
     expect(onSend).not.toHaveBeenCalled();
   });
 
-  it("does not send blank text, or while waiting; offers Stop instead", () => {
+  it("does not send blank text, or while an answer streams; offers Stop instead", () => {
     const blank = mount({});
     type(blank.textarea, "   \n ");
     key(blank.textarea, {});
     expect(blank.onSend).not.toHaveBeenCalled();
     act(() => render(null, root));
 
-    const busy = mount({ waiting: true });
+    const busy = mount({ streaming: true });
     type(busy.textarea, "next question");
     key(busy.textarea, {});
     expect(busy.onSend).not.toHaveBeenCalled();
-    const stop = root.querySelector<HTMLButtonElement>('button[aria-label="Stop waiting for the answer"]')!;
+    const stop = root.querySelector<HTMLButtonElement>('button[aria-label="Stop"]')!;
     act(() => stop.click());
     expect(busy.onStop).toHaveBeenCalledOnce();
     expect(busy.textarea.value).toBe("next question");
+    act(() => render(null, root));
+
+    // Once pressed, it waits for the server to end the answer.
+    mount({ streaming: true, stopping: true });
+    const stopping = root.querySelector<HTMLButtonElement>('button[aria-label="Stopping"]')!;
+    expect(stopping.disabled).toBe(true);
   });
 
   it("keeps the text when the message was not taken", () => {

@@ -62,35 +62,81 @@ describe("login", () => {
   });
 });
 
-describe("chat", () => {
-  const messages = [
-    { role: "user" as const, content: "Hi" },
-    { role: "assistant" as const, content: "Hello!" },
-    { role: "user" as const, content: "Write a haiku" },
-  ];
+const SUMMARY = {
+  id: "0193a6c2e1f4a1b2c3d4e5f6a7b8",
+  title: "Haiku",
+  model: "gpt-4o-mini",
+  created_at: 1767225600000,
+  updated_at: 1767225660000,
+};
 
-  it("sends the bearer token and only role and content of each message", async () => {
+describe("conversations", () => {
+  it("lists a page with the bearer token, and the next with its cursor", async () => {
     const calls: Call[] = [];
-    const api = createApi(
-      "https://api.example.com",
-      fakeFetch(
-        200,
-        { message: { role: "assistant", content: "Functions wake" }, model: "m", usage: {} },
-        calls,
-      ),
-    );
-    const extra = messages.map((m) => ({ ...m, at: 1, model: "x" }));
-    const answer = await api.chat("tok", extra);
-    expect(answer).toEqual({ message: { role: "assistant", content: "Functions wake" }, model: "m" });
-    expect(calls[0]!.url).toBe("https://api.example.com/chat");
+    const api = createApi("https://api.example.com/", fakeFetch(200, { conversations: [SUMMARY, { id: 5 }], next: "c/2+" }, calls));
+    const page = await api.listConversations("tok");
+    expect(page).toEqual({ conversations: [SUMMARY], next: "c/2+" }); // an odd entry is left out
+    await api.listConversations("tok", "c/2+");
+    expect(calls.map((c) => [c.init.method, c.url])).toEqual([
+      ["GET", "https://api.example.com/conversations"],
+      ["GET", "https://api.example.com/conversations?cursor=c%2F2%2B"],
+    ]);
     expect((calls[0]!.init.headers as Record<string, string>).authorization).toBe("Bearer tok");
-    expect(JSON.parse(String(calls[0]!.init.body))).toEqual({ messages });
+    expect(calls[0]!.init.body).toBeUndefined();
+  });
+
+  it("opens one with its messages", async () => {
+    const calls: Call[] = [];
+    const messages = [
+      { seq: 0, role: "user", content: "Hi" },
+      { seq: 1, role: "assistant", content: "Hello!" },
+    ];
+    const api = createApi("https://api.example.com", fakeFetch(200, { conversation: SUMMARY, messages }, calls));
+    expect(await api.getConversation("tok", SUMMARY.id)).toEqual({ conversation: SUMMARY, messages });
+    expect(calls[0]!.url).toBe(`https://api.example.com/conversations/${SUMMARY.id}`);
+  });
+
+  it("refuses a 200 whose messages are not messages", async () => {
+    const api = createApi("http://x", fakeFetch(200, { conversation: SUMMARY, messages: [{ seq: "0" }] }));
+    expect((await failure(api.getConversation("tok", SUMMARY.id))).kind).toBe("server");
+  });
+
+  it("renames with PATCH and a JSON title; deletes with DELETE", async () => {
+    const calls: Call[] = [];
+    const renamed = { ...SUMMARY, title: "A new title" };
+    const api = createApi("https://api.example.com", fakeFetch(200, { conversation: renamed }, calls));
+    expect(await api.renameConversation("tok", SUMMARY.id, "A new title")).toEqual(renamed);
+    expect(calls[0]!.init.method).toBe("PATCH");
+    expect(JSON.parse(String(calls[0]!.init.body))).toEqual({ title: "A new title" });
+    expect((calls[0]!.init.headers as Record<string, string>)["content-type"]).toBe("application/json");
+
+    const deleting = createApi("https://api.example.com", fakeFetch(200, { deleted: SUMMARY.id }, calls));
+    await deleting.deleteConversation("tok", SUMMARY.id);
+    expect([calls[1]!.init.method, calls[1]!.url]).toEqual([
+      "DELETE",
+      `https://api.example.com/conversations/${SUMMARY.id}`,
+    ]);
+  });
+
+  it("puts an odd id in the path as one escaped segment", async () => {
+    const calls: Call[] = [];
+    const api = createApi("http://x", fakeFetch(404, { error: "conversation not found" }, calls));
+    const error = await failure(api.getConversation("tok", "../login?x"));
+    expect(calls[0]!.url).toBe("http://x/conversations/..%2Flogin%3Fx");
+    expect(error.kind).toBe("not-found");
+    expect(error.message).toBe("Conversation not found.");
+    expect(error.retryable).toBe(false);
   });
 
   it.each([
     [401, { message: "Unauthorized" }, "session"],
     [403, { message: "Forbidden" }, "session"],
-    [429, { error: "the model provider is rate limiting requests; try again soon" }, "rate-limit"],
+    [401, { error: "session ended; log in again" }, "session"],
+    [400, { error: "cursor is not one this API gave" }, "invalid"],
+    [404, { error: "conversation not found" }, "not-found"],
+    [404, { message: "Not Found" }, "server"], // API Gateway: no such route
+    [409, { error: "a request id already streaming" }, "invalid"],
+    [429, { error: "too many answers at once; wait for one to finish" }, "rate-limit"],
     [502, { error: "the model provider failed" }, "upstream"],
     [503, { error: "no OpenAI API key is configured: set OPENAI_API_KEY" }, "upstream"],
     [504, { error: "the model provider did not answer in time; try again" }, "upstream"],
@@ -101,10 +147,9 @@ describe("chat", () => {
     [431, { message: "Request Header Fields Too Large" }, "invalid"],
     [500, { error: "internal error" }, "server"],
     [500, { message: "Internal Server Error" }, "server"],
-    [404, { message: "Not Found" }, "server"],
-  ])("maps HTTP %i to %s", async (status, body, kind) => {
+  ])("maps HTTP %i %j to %s", async (status, body, kind) => {
     const api = createApi("http://x", fakeFetch(status, body));
-    const error = await failure(api.chat("tok", messages));
+    const error = await failure(api.listConversations("tok"));
     expect(error.kind).toBe(kind);
     expect(error.status).toBe(status);
   });
@@ -130,7 +175,7 @@ describe("chat", () => {
     const api = createApi("http://x", (async () => {
       throw new TypeError("Failed to fetch");
     }) as unknown as typeof fetch);
-    const error = await failure(api.chat("tok", messages));
+    const error = await failure(api.listConversations("tok"));
     expect(error.kind).toBe("network");
     expect(error.retryable).toBe(true);
   });
@@ -146,14 +191,14 @@ describe("chat", () => {
 
   it("gives up after its own deadline", async () => {
     const api = createApi("http://x", hangingFetch(), 20);
-    const error = await failure(api.chat("tok", messages));
+    const error = await failure(api.getConversation("tok", SUMMARY.id));
     expect(error.kind).toBe("timeout");
   });
 
   it("can be cancelled", async () => {
     const api = createApi("http://x", hangingFetch(), 10_000);
     const controller = new AbortController();
-    const pending = api.chat("tok", messages, { signal: controller.signal });
+    const pending = api.listConversations("tok", null, { signal: controller.signal });
     controller.abort();
     const error = await failure(pending);
     expect(error.kind).toBe("aborted");

@@ -4,13 +4,37 @@ import { ConfigError, loadConfig, parseConfig } from "../src/config";
 
 describe("runtime config", () => {
   it("accepts the documented shape and drops a trailing slash", () => {
-    expect(parseConfig({ apiUrl: "https://abc.execute-api.eu-west-1.amazonaws.com/", stack: "chatbot" })).toEqual({
+    expect(
+      parseConfig({
+        apiUrl: "https://abc.execute-api.eu-west-1.amazonaws.com/",
+        socketUrl: "wss://def456.execute-api.eu-west-1.amazonaws.com/live",
+        stack: "chatbot",
+      }),
+    ).toEqual({
       apiUrl: "https://abc.execute-api.eu-west-1.amazonaws.com",
+      socketUrl: "wss://def456.execute-api.eu-west-1.amazonaws.com/live",
       stack: "chatbot",
     });
   });
 
-  it.each([null, [], {}, { apiUrl: "" }, { apiUrl: "not a url" }, { apiUrl: "javascript:alert(1)" }])(
+  it("takes local's ws: socket, and none from a stack deployed before streaming", () => {
+    expect(parseConfig({ apiUrl: "http://127.0.0.1:8000", socketUrl: "ws://127.0.0.1:8000/socket" }).socketUrl).toBe(
+      "ws://127.0.0.1:8000/socket",
+    );
+    expect(parseConfig({ apiUrl: "http://127.0.0.1:8000" }).socketUrl).toBeNull();
+  });
+
+  it.each([
+    null,
+    [],
+    {},
+    { apiUrl: "" },
+    { apiUrl: "not a url" },
+    { apiUrl: "javascript:alert(1)" },
+    { apiUrl: "https://a.example", socketUrl: "https://a.example/live" },
+    { apiUrl: "https://a.example", socketUrl: "not a url" },
+    { apiUrl: "https://a.example", socketUrl: 5 },
+  ])(
     "refuses %j",
     (value) => {
       expect(() => parseConfig(value)).toThrow(ConfigError);

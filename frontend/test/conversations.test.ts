@@ -1,27 +1,36 @@
+// The browser's cache of the server's conversations: bounded, per user, never the truth.
 import { beforeEach, describe, expect, it } from "vitest";
 
+import type { ConversationSummary, OpenedConversation } from "../src/api";
 import {
-  type Conversation,
-  MAX_BODY_BYTES,
-  MAX_MESSAGES,
-  MAX_MESSAGE_CHARS,
-  MAX_TOTAL_CHARS,
-  type StoredMessage,
-  appendMessage,
-  awaitsAnswer,
-  contextFor,
-  loadConversations,
-  newConversation,
-  newId,
+  CACHE_CHARS,
+  CACHE_LIST,
+  CACHE_OPENED,
+  appendPage,
+  cacheKey,
+  forgetConversations,
+  loadCache,
   remove,
-  saveConversations,
-  storageKey,
+  replace,
+  saveCache,
   titleFor,
   upsert,
+  withOpened,
+  withoutConversation,
 } from "../src/conversations";
 
-function msg(role: "user" | "assistant", content: string): StoredMessage {
-  return { role, content, at: 0 };
+function summary(n: number, title = `chat ${n}`): ConversationSummary {
+  return { id: `id${n}`, title, model: "m", created_at: n, updated_at: n };
+}
+
+function opened(n: number, content = "hello"): OpenedConversation {
+  return {
+    conversation: summary(n),
+    messages: [
+      { seq: 0, role: "user", content },
+      { seq: 1, role: "assistant", content: "answer" },
+    ],
+  };
 }
 
 describe("titles", () => {
@@ -29,131 +38,98 @@ describe("titles", () => {
     expect(titleFor("  Hello\n  world ")).toBe("Hello world");
     expect(titleFor("")).toBe("New chat");
     const long = titleFor("word ".repeat(40));
-    expect(long.length).toBeLessThanOrEqual(60);
+    expect(long.length).toBeLessThanOrEqual(80);
     expect(long.endsWith("…")).toBe(true);
   });
 });
 
-describe("ids", () => {
-  it("are unique hex strings the router accepts", () => {
-    const ids = new Set(Array.from({ length: 200 }, newId));
-    expect(ids.size).toBe(200);
-    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{24}$/);
+describe("the list", () => {
+  it("puts the last active conversation first; a rename keeps its place; removes by id", () => {
+    const list = [summary(1), summary(2), summary(3)];
+    expect(upsert(list, summary(3, "new")).map((c) => c.title)).toEqual(["new", "chat 1", "chat 2"]);
+    expect(replace(list, summary(2, "renamed")).map((c) => c.title)).toEqual(["chat 1", "renamed", "chat 3"]);
+    expect(remove(list, "id2").map((c) => c.id)).toEqual(["id1", "id3"]);
   });
-});
 
-describe("context sent with a request", () => {
-  it("is the whole conversation while it fits", () => {
-    const messages = [msg("user", "a"), msg("assistant", "b"), msg("user", "c")];
-    expect(contextFor(messages)).toEqual([
-      { role: "user", content: "a" },
-      { role: "assistant", content: "b" },
-      { role: "user", content: "c" },
+  it("adds a further page, each conversation once", () => {
+    expect(appendPage([summary(1), summary(2)], [summary(2), summary(3)]).map((c) => c.id)).toEqual([
+      "id1",
+      "id2",
+      "id3",
     ]);
   });
-
-  it("keeps the most recent messages within the API's message count", () => {
-    const messages = Array.from({ length: 150 }, (_, i) =>
-      msg(i % 2 === 0 ? "user" : "assistant", `m${i}`),
-    );
-    messages.push(msg("user", "last"));
-    const context = contextFor(messages);
-    expect(context).toHaveLength(MAX_MESSAGES);
-    expect(context.at(-1)).toEqual({ role: "user", content: "last" });
-    expect(context[0]!.content).toBe(`m${151 - MAX_MESSAGES}`);
-  });
-
-  it("keeps the most recent messages within the API's character budget, never a half", () => {
-    const big = "x".repeat(30_000);
-    const messages = [msg("user", big), msg("assistant", big), msg("user", big), msg("assistant", big), msg("user", "now")];
-    const context = contextFor(messages);
-    const total = context.reduce((n, m) => n + m.content.length, 0);
-    expect(total).toBeLessThanOrEqual(MAX_TOTAL_CHARS);
-    expect(context).toHaveLength(4);
-    expect(context.every((m) => m.content === big || m.content === "now")).toBe(true);
-  });
-
-  it("keeps the JSON body within the API's byte limit (non-ASCII text is 3 bytes a char)", () => {
-    const cjk = "語".repeat(30_000); // 30,000 characters, 90,000 bytes
-    const messages = [msg("user", cjk), msg("assistant", cjk), msg("user", cjk), msg("user", "now")];
-    const context = contextFor(messages);
-    const body = new TextEncoder().encode(JSON.stringify({ messages: context })).length;
-    expect(body).toBeLessThanOrEqual(MAX_BODY_BYTES);
-    expect(context).toHaveLength(3); // chars alone (90,003) would have allowed all four
-    expect(context.at(-1)).toEqual({ role: "user", content: "now" });
-  });
-
-  it("stops at a message over the per-message limit", () => {
-    const messages = [msg("user", "old"), msg("assistant", "y".repeat(MAX_MESSAGE_CHARS + 1)), msg("user", "new")];
-    expect(contextFor(messages)).toEqual([{ role: "user", content: "new" }]);
-  });
-
-  it("is empty when it would not end with the user's message", () => {
-    expect(contextFor([msg("user", "a"), msg("assistant", "b")])).toEqual([]);
-    expect(contextFor([msg("user", "z".repeat(MAX_MESSAGE_CHARS + 1))])).toEqual([]);
-  });
 });
 
-describe("conversation list", () => {
-  it("puts the last used conversation first and removes by id", () => {
-    const a = newConversation("first", 1);
-    const b = newConversation("second", 2);
-    let list = upsert(upsert([], a), b);
-    expect(list.map((c) => c.title)).toEqual(["second", "first"]);
-    const a2 = appendMessage(a, msg("assistant", "hi"));
-    list = upsert(list, a2);
-    expect(list.map((c) => c.id)).toEqual([a.id, b.id]);
-    expect(list[0]!.messages).toHaveLength(2);
-    expect(remove(list, a.id).map((c) => c.id)).toEqual([b.id]);
-  });
-
-  it("knows when the last message still waits for an answer", () => {
-    const c = newConversation("q");
-    expect(awaitsAnswer(c)).toBe(true);
-    expect(awaitsAnswer(appendMessage(c, { role: "assistant", content: "a", at: 5 }))).toBe(false);
-  });
-});
-
-describe("storage", () => {
+describe("the cache", () => {
   beforeEach(() => localStorage.clear());
 
   it("round-trips per user", () => {
-    const c = newConversation("hello", 10);
-    saveConversations(localStorage, "alice", [c]);
-    expect(loadConversations(localStorage, "alice")).toEqual([c]);
-    expect(loadConversations(localStorage, "bob")).toEqual([]);
+    saveCache(localStorage, "alice", { list: [summary(1)], opened: [opened(1)] });
+    expect(loadCache(localStorage, "alice")).toEqual({ list: [summary(1)], opened: [opened(1)] });
+    expect(loadCache(localStorage, "bob")).toEqual({ list: [], opened: [] });
   });
 
   it("ignores malformed data", () => {
-    localStorage.setItem(storageKey("alice"), "{not json");
-    expect(loadConversations(localStorage, "alice")).toEqual([]);
-    const good = newConversation("ok");
+    localStorage.setItem(cacheKey("alice"), "{not json");
+    expect(loadCache(localStorage, "alice")).toEqual({ list: [], opened: [] });
     localStorage.setItem(
-      storageKey("alice"),
-      JSON.stringify([good, { id: 3 }, { ...good, id: "x", messages: [{ role: "evil", content: 1 }] }]),
+      cacheKey("alice"),
+      JSON.stringify({ list: [summary(1), { id: 2 }], opened: [opened(1), { conversation: summary(2), messages: [{}] }] }),
     );
-    expect(loadConversations(localStorage, "alice")).toEqual([good]);
+    expect(loadCache(localStorage, "alice")).toEqual({ list: [summary(1)], opened: [opened(1)] });
   });
 
-  it("drops the oldest conversations when storage is full", () => {
-    const writes: string[] = [];
-    const small: Storage = {
+  it("keeps the most recently opened first, each once, and forgets a deleted one", () => {
+    let cache = withOpened({ list: [summary(1), summary(2)], opened: [] }, opened(1));
+    cache = withOpened(cache, opened(2));
+    cache = withOpened(cache, opened(1, "changed"));
+    expect(cache.opened.map((o) => [o.conversation.id, o.messages[0]!.content])).toEqual([
+      ["id1", "changed"],
+      ["id2", "hello"],
+    ]);
+    cache = withoutConversation(cache, "id1");
+    expect(cache.list.map((c) => c.id)).toEqual(["id2"]);
+    expect(cache.opened.map((o) => o.conversation.id)).toEqual(["id2"]);
+  });
+
+  it("is bounded: a number of list entries and conversations, and characters in all", () => {
+    const list = Array.from({ length: CACHE_LIST + 10 }, (_, n) => summary(n));
+    const many = Array.from({ length: CACHE_OPENED + 5 }, (_, n) => opened(n));
+    const kept = saveCache(localStorage, "alice", { list, opened: many });
+    expect(kept.list).toHaveLength(CACHE_LIST);
+    expect(kept.opened.map((o) => o.conversation.id)).toEqual(many.slice(0, CACHE_OPENED).map((o) => o.conversation.id));
+
+    const big = Array.from({ length: 4 }, (_, n) => opened(n, "x".repeat(CACHE_CHARS / 3)));
+    const fitted = saveCache(localStorage, "alice", { list: [], opened: big });
+    expect(fitted.opened.map((o) => o.conversation.id)).toEqual(["id0", "id1"]);
+    expect(localStorage.getItem(cacheKey("alice"))!.length).toBeLessThanOrEqual(CACHE_CHARS);
+  });
+
+  it("drops the least recently opened when storage is full", () => {
+    const room = 3_000;
+    const tight = {
       ...localStorage,
-      length: 0,
-      clear() {},
-      getItem: () => null,
-      key: () => null,
-      removeItem() {},
-      setItem(_key: string, value: string) {
-        if (value.length > 600) throw new DOMException("full", "QuotaExceededError");
-        writes.push(value);
+      setItem(key: string, value: string) {
+        if (value.length > room) throw new DOMException("full", "QuotaExceededError");
+        localStorage.setItem(key, value);
       },
-    };
-    const list: Conversation[] = Array.from({ length: 6 }, (_, i) => newConversation(`c${i} ${"x".repeat(100)}`, i));
-    const kept = saveConversations(small, "alice", list);
-    expect(kept.length).toBeGreaterThan(0);
-    expect(kept.length).toBeLessThan(6);
-    expect(kept).toEqual(list.slice(0, kept.length));
-    expect(JSON.parse(writes.at(-1)!)).toEqual(kept);
+      removeItem: (key: string) => localStorage.removeItem(key),
+    } as Storage;
+    const kept = saveCache(tight, "alice", {
+      list: [summary(1)],
+      opened: [opened(1, "a".repeat(1000)), opened(2, "b".repeat(1000)), opened(3, "c".repeat(1000))],
+    });
+    expect(kept.opened.map((o) => o.conversation.id)).toEqual(["id1", "id2"]);
+    expect(loadCache(localStorage, "alice")).toEqual(kept);
+  });
+
+  it("is forgotten per user on sign-out, with the conversations the app kept here before", () => {
+    saveCache(localStorage, "alice", { list: [summary(1)], opened: [] });
+    saveCache(localStorage, "bob", { list: [summary(2)], opened: [] });
+    localStorage.setItem("chatbot-deploy:conversations:alice", "[]");
+    forgetConversations(localStorage, "alice");
+    expect(localStorage.getItem(cacheKey("alice"))).toBeNull();
+    expect(localStorage.getItem("chatbot-deploy:conversations:alice")).toBeNull();
+    expect(loadCache(localStorage, "bob").list).toEqual([summary(2)]);
   });
 });

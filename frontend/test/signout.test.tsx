@@ -4,7 +4,7 @@ import { render } from "preact";
 import { act } from "preact/test-utils";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
-import { type Api, ApiError, type ChatAnswer, type SignedOut } from "../src/api";
+import { type Api, ApiError, type ConversationPage, type SignedOut } from "../src/api";
 import {
   App,
   EVERYWHERE_FAILED_NOTICE,
@@ -13,26 +13,21 @@ import {
   SIGNED_OUT_NOTICE,
   SIGN_OUT_UNCONFIRMED_NOTICE,
 } from "../src/App";
-import { storageKey } from "../src/conversations";
+import { cacheKey } from "../src/conversations";
 import { LoginPage, messageFor } from "../src/LoginPage";
 import { SESSION_KEY } from "../src/session";
 
 const ALICE = { token: "alice-token", username: "alice", expiresAt: Date.now() / 1000 + 3600 };
-const CONVERSATION = {
-  id: "c1",
-  title: "hello",
-  messages: [{ role: "user", content: "hello", at: 1 }],
-  createdAt: 1,
-  updatedAt: 1,
-};
+const CONVERSATION = { id: "c1", title: "hello", model: "m", created_at: 1, updated_at: 1 };
+const PAGE: ConversationPage = { conversations: [CONVERSATION], next: null };
 
 let root: HTMLDivElement;
 
 beforeEach(() => {
   localStorage.clear();
   localStorage.setItem(SESSION_KEY, JSON.stringify(ALICE));
-  localStorage.setItem(storageKey("alice"), JSON.stringify([CONVERSATION]));
-  localStorage.setItem(storageKey("bob"), JSON.stringify([{ ...CONVERSATION, id: "c2" }]));
+  localStorage.setItem(cacheKey("alice"), JSON.stringify({ list: [CONVERSATION], opened: [] }));
+  localStorage.setItem(cacheKey("bob"), JSON.stringify({ list: [{ ...CONVERSATION, id: "c2" }], opened: [] }));
   window.location.hash = "#/";
   // jsdom has no matchMedia (ChatPage watches the screen width).
   window.matchMedia = vi.fn(() => ({
@@ -54,14 +49,17 @@ afterEach(() => {
 function fakeApi(logout: Api["logout"]): Api {
   return {
     login: vi.fn(async () => ALICE),
-    chat: vi.fn(async () => ({ message: { role: "assistant" as const, content: "hi" }, model: "m" })),
     logout: vi.fn(logout),
+    listConversations: vi.fn(async () => PAGE),
+    getConversation: vi.fn(async () => ({ conversation: CONVERSATION, messages: [] })),
+    renameConversation: vi.fn(async () => CONVERSATION),
+    deleteConversation: vi.fn(async () => {}),
   };
 }
 
 function mount(api: Api) {
   act(() => {
-    render(<App config={{ apiUrl: "http://api", stack: "test" }} api={api} storage={localStorage} />, root);
+    render(<App config={{ apiUrl: "http://api", socketUrl: null, stack: "test" }} api={api} storage={localStorage} />, root);
   });
 }
 
@@ -90,9 +88,9 @@ function notice(): string | undefined {
 
 function signedOutLocally() {
   expect(localStorage.getItem(SESSION_KEY)).toBeNull();
-  expect(localStorage.getItem(storageKey("alice"))).toBeNull();
-  // Another user's conversations in this browser stay.
-  expect(JSON.parse(localStorage.getItem(storageKey("bob"))!)).toHaveLength(1);
+  expect(localStorage.getItem(cacheKey("alice"))).toBeNull();
+  // Another user's cached conversations in this browser stay.
+  expect(JSON.parse(localStorage.getItem(cacheKey("bob"))!).list).toHaveLength(1);
   expect(root.querySelector("#username")).not.toBeNull();
   expect(window.location.hash).toBe("#/login");
 }
@@ -186,7 +184,7 @@ describe("sign out", () => {
     await settle();
     expect(api.logout).not.toHaveBeenCalled();
     expect(localStorage.getItem(SESSION_KEY)).not.toBeNull();
-    expect(localStorage.getItem(storageKey("alice"))).not.toBeNull();
+    expect(localStorage.getItem(cacheKey("alice"))).not.toBeNull();
   });
 
   it.each([
@@ -201,32 +199,23 @@ describe("sign out", () => {
     expect(notice()).toBe(EVERYWHERE_FAILED_NOTICE);
   });
 
-  it("does not write the conversations back when an answer comes in after sign-out", async () => {
-    let answerChat: () => void = () => {};
+  it("does not write the conversations back when the list comes in after sign-out", async () => {
+    let answerList: () => void = () => {};
     const api = fakeApi(async () => "this session");
-    api.chat = vi.fn(
+    api.listConversations = vi.fn(
       () =>
-        new Promise<ChatAnswer>((resolve) => {
-          answerChat = () => resolve({ message: { role: "assistant", content: "late" }, model: "m" });
+        new Promise<ConversationPage>((resolve) => {
+          answerList = () => resolve(PAGE);
         }),
     );
-    // The page ignores the abort (as when the answer was already in when the page left).
     mount(api);
-    const textarea = root.querySelector("textarea")!;
-    await act(async () => {
-      textarea.value = "a question";
-      textarea.dispatchEvent(new Event("input", { bubbles: true }));
-    });
-    await act(async () => {
-      textarea.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true, cancelable: true }));
-    });
-    expect(api.chat).toHaveBeenCalledTimes(1);
+    expect(api.listConversations).toHaveBeenCalledTimes(1);
     await click("Sign out");
     await settle();
     signedOutLocally();
-    answerChat();
+    answerList();
     await settle();
-    expect(localStorage.getItem(storageKey("alice"))).toBeNull();
+    expect(localStorage.getItem(cacheKey("alice"))).toBeNull();
   });
 });
 
