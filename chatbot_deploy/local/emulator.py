@@ -20,7 +20,7 @@ from chatbot_deploy import app_spec
 from chatbot_deploy.deploy import table
 from chatbot_deploy.local import LocalUser
 from chatbot_deploy.names import StackNames
-from chatbot_lambda import chat, clients, parameters, passwords, users
+from chatbot_lambda import chat, clients, parameters, passwords, stream, users
 
 REGION = "us-east-1"
 # Fake credentials: nothing in `local` may ever reach a real AWS account.
@@ -71,6 +71,7 @@ def new_container() -> None:
     clients.reset()
     parameters.reset_cache()
     chat.reset()
+    stream.reset()
 
 
 def _create_resources(names: StackNames, openai_api_key: str | None) -> Emulator:

@@ -7,12 +7,18 @@ error text is never passed on, since it may quote part of the API key.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import functools
 import json
 import logging
+import socket
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
+import httpx2
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 
@@ -24,6 +30,9 @@ logger = logging.getLogger("chatbot.upstream")
 # API Gateway ends an HTTP API integration after 30 s; one attempt must end well before.
 CONNECT_TIMEOUT_S = 3.0
 READ_TIMEOUT_S = 25.0
+# A streamed answer: how long the provider may send nothing (a reasoning model thinks
+# silently); the answer's whole length is bounded by the caller (the function's timeout).
+STREAM_READ_TIMEOUT_S = 60.0
 MAX_RETRIES = 0
 # A call given less time than this is not started: it could not be answered anyway.
 MIN_ATTEMPT_S = 1.0
@@ -151,21 +160,144 @@ class Upstream:
             raise map_error(exc) from None
         return parse_completion(body, self.model)
 
-    def stream(self, messages: Iterable[dict[str, str]]) -> Iterator[str]:
-        """Yield the answer's text deltas as the provider sends them."""
+    def stream(self, messages: Iterable[dict[str, str]], model: str | None = None) -> AnswerStream:
+        """The answer (of ``model``, by default the configured one), streamed: iterate for
+        its text deltas as the provider sends them."""
+        return AnswerStream(self._stream_client, model or self.model, list(messages))
+
+    @functools.cached_property
+    def _stream_client(self) -> openai.OpenAI:
+        # Streams get their own connections, never kept alive: each one is opened by the
+        # thread that reads it, so its socket is known (see AnswerStream.cancel).
+        http_client = openai.DefaultHttpxClient(
+            limits=httpx2.Limits(max_connections=None, max_keepalive_connections=0),
+            event_hooks={"request": [_trace_connections]},
+        )
+        return self._client.with_options(
+            http_client=http_client,
+            timeout=openai.Timeout(STREAM_READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
+        )
+
+
+# The stream whose request the current thread is making: its connection is recorded.
+_opening: contextvars.ContextVar[AnswerStream | None] = contextvars.ContextVar(
+    "opening", default=None
+)
+
+
+def _trace_connections(request: httpx2.Request) -> None:
+    """httpx's request hook: follow the connection through httpcore's trace extension."""
+    stream = _opening.get()
+    if stream is not None:
+        request.extensions["trace"] = stream._traced
+
+
+class AnswerStream:
+    """One streamed answer. Iterating yields its text deltas, and ends quietly once
+    :meth:`cancel` was called; afterwards ``usage`` (maybe empty) and ``model`` hold what
+    the provider said. Errors are :class:`UpstreamError` as for :meth:`Upstream.complete`;
+    more than STREAM_READ_TIMEOUT_S without a byte is a 504.
+
+    :meth:`cancel` may be called from any thread, at any time: it shuts the connection to
+    the provider down at once, also while the reading thread waits for the provider's next
+    byte (closing the SDK's response from another thread does not wake that thread, nor
+    close the connection before it wakes), so the provider stops writing (and charging)."""
+
+    def __init__(self, client: openai.OpenAI, model: str, messages: list[dict[str, str]]) -> None:
+        self._client = client
+        self._messages = messages
+        self.model = model
+        self.usage: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._cancelled = False
+        self._ended = False
+        self._socket: socket.socket | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            sock = None if self._ended else self._socket
+            if sock is not None:
+                _shut_down(sock)
+
+    def _traced(self, event: str, info: dict[str, Any]) -> None:
+        if event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            stream = info.get("return_value")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if isinstance(sock, socket.socket):
+                with self._lock:
+                    self._socket = sock
+                    if self._cancelled:  # cancelled while connecting
+                        _shut_down(sock)
+
+    def __iter__(self) -> Iterator[str]:
+        chunks: Any = None
+        token: contextvars.Token[AnswerStream | None] | None = _opening.set(self)
         try:
+            if self._cancelled:
+                return
             chunks = self._client.chat.completions.create(
-                model=self.model, messages=_params(messages), stream=True
+                model=self.model,
+                messages=_params(self._messages),
+                stream=True,
+                stream_options={"include_usage": True},
             )
+            if token is not None:  # the connection is open: stop following others
+                _opening.reset(token)
+                token = None
             for chunk in chunks:
-                for choice in chunk.choices or ():
-                    delta = getattr(choice, "delta", None)
-                    text = getattr(delta, "content", None)
+                self._read_usage(chunk)
+                for choice in getattr(chunk, "choices", None) or ():
+                    text = getattr(getattr(choice, "delta", None), "content", None)
                     if isinstance(text, str) and text:
                         if not is_unicode(text):
                             raise _malformed("streamed text that is not Unicode")
                         yield text
+                if self._cancelled:
+                    return
+        except UpstreamError:
+            if self._cancelled:
+                return
+            raise
         except openai.OpenAIError as exc:
+            if self._cancelled:  # our own shutdown, seen as a broken connection
+                return
             raise map_error(exc) from None
-        except (ValueError, TypeError):  # an event that is not JSON, or not a list of choices
+        except (ValueError, TypeError, AttributeError):  # an event that is not JSON …
+            if self._cancelled:
+                return
             raise _malformed("a stream event it could not read") from None
+        finally:
+            if token is not None:
+                _opening.reset(token)
+            with self._lock:
+                self._ended = True  # its socket may be closed and its number reused
+                self._socket = None
+            if chunks is not None:
+                chunks.close()
+
+    def _read_usage(self, chunk: Any) -> None:
+        model = getattr(chunk, "model", None)
+        if isinstance(model, str) and model and is_unicode(model):
+            self.model = model
+        usage = getattr(chunk, "usage", None)
+        if usage is None:
+            return
+        values = usage if isinstance(usage, dict) else getattr(usage, "__dict__", {})
+        self.usage = {
+            name: value
+            for name in USAGE_FIELDS
+            if type(value := values.get(name)) is int and value >= 0
+        }
+
+
+def _shut_down(sock: socket.socket) -> None:
+    """End the connection both ways (the peer sees it closed; a thread blocked reading it
+    wakes). The plain socket's method even for a TLS socket: it leaves the TLS state, which
+    the reading thread may be using, alone."""
+    with contextlib.suppress(OSError):  # already closed
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
