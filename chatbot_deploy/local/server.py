@@ -27,13 +27,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
-from chatbot_deploy import webconfig
+from chatbot_deploy import app_spec, webconfig
 from chatbot_deploy.local.gateway import (
     MAX_HEADER_BYTES,
     MAX_PAYLOAD_BYTES,
     HttpApi,
     is_api_path,
 )
+from chatbot_deploy.local.socket_api import SocketApi
 
 logger = logging.getLogger("chatbot_deploy.local")
 
@@ -95,6 +96,8 @@ class LocalServer(ThreadingHTTPServer):
         self.web_dir = web_dir
         self.stack = stack
         super().__init__(address, RequestHandler)
+        # The WebSocket API on the same port, with the same functions (socket_api).
+        self.sockets = SocketApi(api.handlers)
         # The host names it answers for besides IP literals and localhost: the name it was
         # told to listen on (`--host`), and this machine's name.
         self.host_names = {
@@ -127,6 +130,12 @@ class LocalServer(ThreadingHTTPServer):
             or name.endswith(".localhost")
             or name in self.host_names
         )
+
+    def server_close(self) -> None:
+        """Close the open WebSockets (1001, going away) and wait for their functions, then
+        the listening socket."""
+        self.sockets.close()
+        super().server_close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Only reached for what RequestHandler does not handle itself: a bug, not a client.
@@ -346,8 +355,13 @@ class RequestHandler(SimpleHTTPRequestHandler):
         if path == webconfig.CONFIG_PATH:
             # The Host was checked by admit(): one of this server's names.
             host = self.headers.get("host") or self.server.url.removeprefix("http://")
-            body = webconfig.runtime_config_bytes(f"http://{host}", self.server.stack)
+            body = webconfig.runtime_config_bytes(
+                f"http://{host}", self.server.stack, f"ws://{host}{app_spec.LOCAL_SOCKET_PATH}"
+            )
             self.send(200, {"content-type": "application/json", "cache-control": "no-cache"}, body)
+            return
+        if path == app_spec.LOCAL_SOCKET_PATH:
+            self.serve_socket()
             return
         if self.is_api_path():
             self.api()
@@ -362,6 +376,25 @@ class RequestHandler(SimpleHTTPRequestHandler):
 
     def do_HEAD(self) -> None:
         self.do_GET()
+
+    def serve_socket(self) -> None:
+        """The WebSocket API (socket_api): the handshake, then the whole connection, in this
+        request's thread; the TCP connection ends with it."""
+        self.close_connection = True
+        if self.command != "GET":
+            self.refuse(426, "Upgrade Required")
+            return
+        refusal = self.server.sockets.serve(
+            self.connection,
+            self.requestline,
+            list(self.headers.items()),
+            source_ip=self.client_address[0],
+        )
+        if refusal is None:
+            self.status = 101
+            return
+        logger.info("GET %s %d: %s", app_spec.LOCAL_SOCKET_PATH, refusal.status, refusal.why)
+        self.refuse(refusal.status, refusal.message)
 
     def list_directory(self, path: str | Any) -> None:
         self.send_error(HTTPStatus.NOT_FOUND, "not found")

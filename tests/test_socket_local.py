@@ -1,0 +1,356 @@
+"""`local`'s WebSocket API, through a real WebSocket client (docs/api.md, "WebSocket: streamed
+answers"; chatbot_deploy/local/socket_api.py).
+
+The gateway's own behaviour (handshake, authorizer, route selection, events, limits, close)
+is checked with a stand-in for the stream function that records its events; the real
+function's answers are checked end to end below it.
+
+(Its own module: `local` is process-global, so it cannot run beside another module's app.)
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import jwt
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+from chatbot_deploy.local import socket_api
+from chatbot_deploy.local.server import LocalServer
+from chatbot_lambda import connections
+from tests.support import http
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.local_app import PASSWORD, USERNAME, LocalApp, running_local
+
+OK = {"statusCode": 200}
+
+
+class StandIn:
+    """The stream function's stand-in: records events; a message's action says what to do."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.release = threading.Event()
+        self.changed = threading.Condition()
+        self.gone_after_close: set[str] = set()
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        request = event["requestContext"]
+        if request["eventType"] == "DISCONNECT":
+            try:
+                connections.send(event, request["connectionId"], b'{"too": "late"}')
+            except connections.Gone:
+                self.gone_after_close.add(request["connectionId"])
+        with self.changed:
+            self.events.append(event)
+            self.changed.notify_all()
+        if request["eventType"] != "MESSAGE":
+            return OK
+        try:
+            message = json.loads(event["body"])
+        except ValueError:
+            message = None
+        action = message.get("action") if isinstance(message, dict) else None
+
+        def reply(frame: dict[str, Any]) -> None:
+            connections.send(event, request["connectionId"], json.dumps(frame).encode())
+
+        if action == "wait":
+            reply({"released": self.release.wait(10)})
+        elif action == "release":
+            self.release.set()
+        elif action == "crash":
+            raise RuntimeError("the function failed")
+        elif action == "size":
+            reply({"size": len(event["body"].encode())})
+        elif action == "nap":
+            time.sleep(0.5)
+            reply({"woke": True})
+        else:
+            reply({"echo": event["body"], "route": request["routeKey"]})
+        return OK
+
+    def of_type(self, event_type: str) -> list[dict[str, Any]]:
+        with self.changed:
+            return [e for e in self.events if e["requestContext"]["eventType"] == event_type]
+
+    def wait_for(self, event_type: str, connection_id: str) -> dict[str, Any]:
+        def found() -> dict[str, Any] | None:
+            return next(
+                (
+                    e
+                    for e in self.of_type(event_type)
+                    if e["requestContext"]["connectionId"] == connection_id
+                ),
+                None,
+            )
+
+        with self.changed:
+            assert self.changed.wait_for(lambda: found() is not None, 5)
+        event = found()
+        assert event is not None
+        return event
+
+
+@pytest.fixture(scope="module")
+def stand_in() -> StandIn:
+    return StandIn()
+
+
+@pytest.fixture(scope="module")
+def app(fake_openai: FakeOpenAI, stand_in: StandIn) -> Iterator[LocalApp]:
+    with running_local(fake_openai.base_url, handlers={"stream": stand_in}) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def token(app: LocalApp) -> str:
+    return http.login(app.url, USERNAME, PASSWORD)
+
+
+def socket_url(app: LocalApp, query: str = "") -> str:
+    return app.url.replace("http://", "ws://") + "/socket" + query
+
+
+def open_socket(app: LocalApp, token: str | None, **kwargs: Any) -> ClientConnection:
+    query = "" if token is None else f"?token={token}"
+    ws: ClientConnection = connect(socket_url(app, query), proxy=None, open_timeout=5, **kwargs)
+    return ws
+
+
+def receive(ws: ClientConnection, timeout: float = 5) -> dict[str, Any]:
+    frame = json.loads(ws.recv(timeout))
+    assert isinstance(frame, dict)
+    return frame
+
+
+def refused(app: LocalApp, query: str) -> tuple[int, Any]:
+    with pytest.raises(InvalidStatus) as caught:
+        connect(socket_url(app, query), proxy=None, open_timeout=5)
+    response = caught.value.response
+    assert response.headers["content-type"] == "application/json"
+    return response.status_code, json.loads(response.body or b"null")
+
+
+# -- the handshake ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("query", ["", "?token=", "?other=1"])
+def test_without_a_token_the_handshake_is_refused_401(app: LocalApp, query: str) -> None:
+    assert refused(app, query) == (401, {"message": "Unauthorized"})
+
+
+@pytest.mark.parametrize("bad", ["not-a-jwt", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9."])
+def test_a_token_that_is_not_valid_is_refused_403(app: LocalApp, bad: str) -> None:
+    assert refused(app, f"?token={bad}") == (403, {"message": "Forbidden"})
+
+
+def test_an_expired_token_is_refused_403(app: LocalApp) -> None:
+    name = app.aws.names.jwt_secret_param
+    secret = app.aws.ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+    claims = {"sub": USERNAME, "iss": app.aws.names.token_issuer, "iat": 1, "exp": 2}
+    expired = jwt.encode(claims, secret, "HS256")
+    assert refused(app, f"?token={expired}") == (403, {"message": "Forbidden"})
+
+
+def test_a_plain_get_of_the_socket_path_is_not_an_upgrade(app: LocalApp) -> None:
+    reply = http.request("GET", f"{app.url}/socket?token=x")
+    assert reply.status == 426
+    assert reply.json() == {"message": "Upgrade Required"}
+
+
+def test_connect_runs_the_authorizer_and_the_connect_route(
+    app: LocalApp, token: str, stand_in: StandIn
+) -> None:
+    before = len(stand_in.of_type("CONNECT"))
+    with open_socket(app, token, user_agent_header="socket-test"):
+        pass
+    event = stand_in.of_type("CONNECT")[before]
+    request = event["requestContext"]
+    assert request["routeKey"] == "$connect"
+    assert request["stage"] == "live"
+    assert request["identity"]["sourceIp"] == "127.0.0.1"
+    assert request["identity"]["userAgent"] == "socket-test"
+    assert request["domainName"] == app.url.removeprefix("http://")
+    assert event["queryStringParameters"] == {"token": token}
+    authorizer = request["authorizer"]
+    assert authorizer["principalId"] == USERNAME
+    assert authorizer["username"] == USERNAME
+    # API Gateway hands a policy authorizer's context values on as strings.
+    assert authorizer["expires_at"].isdigit() and authorizer["issued_at"].isdigit()
+    assert int(authorizer["expires_at"]) > time.time()
+
+
+def test_the_authorizer_failing_refuses_500(app: LocalApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(event: dict[str, Any], context: Any) -> Any:
+        raise RuntimeError("authorizer bug")
+
+    monkeypatch.setitem(app.api.handlers, "authorizer", broken)
+    assert refused(app, "?token=abc") == (500, {"message": "Internal Server Error"})
+
+
+def test_the_authorizer_answering_unauthorized_refuses_401(
+    app: LocalApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unauthorized(event: dict[str, Any], context: Any) -> Any:
+        raise Exception("Unauthorized")  # what API Gateway documents for a 401
+
+    monkeypatch.setitem(app.api.handlers, "authorizer", unauthorized)
+    assert refused(app, "?token=abc") == (401, {"message": "Unauthorized"})
+
+
+def test_the_connect_route_failing_refuses_500(
+    app: LocalApp, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(event: dict[str, Any], context: Any) -> Any:
+        raise RuntimeError("connect bug")
+
+    monkeypatch.setitem(app.api.handlers, "stream", broken)
+    assert refused(app, f"?token={token}") == (500, {"message": "Internal Server Error"})
+
+
+# -- messages --------------------------------------------------------------------------------
+
+
+def test_a_message_reaches_the_function_with_the_connection_s_context(
+    app: LocalApp, token: str, stand_in: StandIn
+) -> None:
+    with open_socket(app, token) as ws:
+        ws.send(json.dumps({"action": "send", "request": "r1", "content": "hi"}))
+        frame = receive(ws)
+    assert frame["route"] == "$default"  # every action goes to $default (SOCKET_ROUTES)
+    assert json.loads(frame["echo"]) == {"action": "send", "request": "r1", "content": "hi"}
+    event = stand_in.of_type("MESSAGE")[-1]
+    request = event["requestContext"]
+    assert request["eventType"] == "MESSAGE"
+    assert request["authorizer"]["username"] == USERNAME
+    assert request["connectionId"] and request["messageId"] and request["requestId"]
+    assert event["isBase64Encoded"] is False
+
+
+@pytest.mark.parametrize("body", ["{not json", "[1, 2]", '{"action": 5}', '{"no": "action"}'])
+def test_any_text_goes_to_the_default_route(app: LocalApp, token: str, body: str) -> None:
+    with open_socket(app, token) as ws:
+        ws.send(body)
+        frame = receive(ws)
+    assert frame == {"echo": body, "route": "$default"}
+
+
+def test_each_message_runs_in_its_own_thread(app: LocalApp, token: str, stand_in: StandIn) -> None:
+    stand_in.release.clear()
+    with open_socket(app, token) as ws:
+        ws.send(json.dumps({"action": "wait"}))  # blocks until the next message arrives
+        ws.send(json.dumps({"action": "release"}))
+        assert receive(ws) == {"released": True}
+
+
+def test_a_failing_function_gets_api_gateway_s_error_frame(app: LocalApp, token: str) -> None:
+    with open_socket(app, token) as ws:
+        ws.send(json.dumps({"action": "crash"}))
+        frame = receive(ws)
+        assert frame["message"] == "Internal server error"
+        assert frame["connectionId"] and frame["requestId"]
+        ws.send(json.dumps({"action": "echo"}))  # the connection stays open
+        assert receive(ws)["route"] == "$default"
+
+
+def test_a_function_past_the_integration_timeout_gets_the_gateway_s_frame_and_runs_on(
+    app: LocalApp, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(socket_api, "INTEGRATION_TIMEOUT_S", 0.1)
+    with open_socket(app, token) as ws:
+        ws.send(json.dumps({"action": "nap"}))
+        assert receive(ws)["message"] == "Endpoint request timed out"
+        assert receive(ws) == {"woke": True}
+
+
+def test_a_message_of_128_kb_passes_and_a_larger_one_closes_1009(app: LocalApp, token: str) -> None:
+    assert socket_api.MAX_MESSAGE_BYTES == 128 * 1024
+    envelope = json.dumps({"action": "size", "pad": ""})
+    largest = json.dumps({"action": "size", "pad": "x" * (128 * 1024 - len(envelope))})
+    assert len(largest.encode()) == 128 * 1024
+    with open_socket(app, token) as ws:
+        ws.send(largest)
+        assert receive(ws) == {"size": 128 * 1024}
+        ws.send(largest[:-2] + 'x"}')  # one byte more
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+
+def test_a_binary_frame_closes_1003(app: LocalApp, token: str) -> None:
+    with open_socket(app, token) as ws:
+        ws.send(b'{"action": "echo"}')
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1003
+
+
+# -- closing ---------------------------------------------------------------------------------
+
+
+def test_close_runs_the_disconnect_route_and_the_connection_is_gone(
+    app: LocalApp, token: str, stand_in: StandIn
+) -> None:
+    with open_socket(app, token) as ws:
+        ws.send(json.dumps({"action": "echo", "request": "close-test"}))
+        receive(ws)
+        connection_id = next(
+            e["requestContext"]["connectionId"]
+            for e in stand_in.of_type("MESSAGE")
+            if "close-test" in e["body"]
+        )
+    event = stand_in.wait_for("DISCONNECT", connection_id)
+    assert event["requestContext"]["routeKey"] == "$disconnect"
+    assert event["requestContext"]["disconnectStatusCode"] == 1000
+    assert event["requestContext"]["authorizer"]["username"] == USERNAME
+    assert connection_id in stand_in.gone_after_close
+    with pytest.raises(connections.Gone):
+        connections.send(event, connection_id, b"{}")
+
+
+def test_an_idle_connection_is_closed_1001(
+    app: LocalApp, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert socket_api.IDLE_TIMEOUT_S == 600  # API Gateway's 10 minutes
+    assert socket_api.MAX_CONNECTION_S == 2 * 60 * 60
+    monkeypatch.setattr(socket_api, "IDLE_TIMEOUT_S", 0.5)
+    with open_socket(app, token) as ws:
+        ws.send(json.dumps({"action": "echo"}))
+        receive(ws)
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+
+
+def test_stopping_local_closes_open_sockets_1001(app: LocalApp, token: str) -> None:
+    # A second server on the same emulator and functions, stopped as `local` stops.
+    other = LocalServer(("127.0.0.1", 0), app.api, None, app.aws.names.stack)
+    thread = threading.Thread(target=other.serve_forever, daemon=True)
+    thread.start()
+    url = f"ws://127.0.0.1:{other.server_address[1]}/socket?token={token}"
+    try:
+        with connect(url, proxy=None) as ws:
+            other.shutdown()
+            other.server_close()
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(10)
+    finally:
+        other.shutdown()
+        other.server_close()
+        thread.join(5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+    assert not thread.is_alive()
+
+
+def test_config_json_gives_the_socket_url(app: LocalApp) -> None:
+    reply = http.request("GET", f"{app.url}/config.json")
+    host = app.url.removeprefix("http://")
+    assert reply.json()["socketUrl"] == f"ws://{host}/socket"
+    assert reply.json()["apiUrl"] == app.url
