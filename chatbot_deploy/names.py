@@ -86,6 +86,11 @@ class StackNames:
         return f"{self.stack}-api"
 
     @property
+    def socket_api_name(self) -> str:
+        """The WebSocket API (streamed answers); found by tag and protocol, as the HTTP API."""
+        return f"{self.stack}-socket"
+
+    @property
     def authorizer_name(self) -> str:
         return f"{self.stack}-jwt"
 

@@ -28,8 +28,8 @@ def status(
     json_output: Json = False,
 ) -> None:
     """Show each resource of the stack, present or missing (and any the app no longer has),
-    the stack's settings, who holds its deploy lock, and the website and API URLs. Reads
-    only; found by names and tags, so it works from any machine.
+    the stack's settings, who holds its deploy lock, and the website, API and WebSocket
+    URLs. Reads only; found by names and tags, so it works from any machine.
 
     Exit code: 0 when the stack is fully deployed, 3 when it does not exist in that region,
     4 when some of its resources are missing (`up` finishes it, `teardown` removes the rest);
@@ -81,6 +81,7 @@ def status(
                     ["Lock:", holder.describe() if holder else "free"],
                     ["Website:", found.website_url or "-"],
                     ["API:", found.api_url or "-"],
+                    ["WebSocket:", found.socket_url or "-"],
                 ]
             ),
         )

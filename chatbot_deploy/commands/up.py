@@ -49,7 +49,8 @@ def up(
     json_output: Json = False,
 ) -> None:
     """Deploy the chatbot: dependency layer, the functions with their roles and log groups,
-    SSM parameters, tables, HTTP API and the website, then print the website URL.
+    SSM parameters, tables, the HTTP and WebSocket APIs and the website, then print the
+    website URL.
 
     Safe to run again: only what changed is updated, an unchanged stack makes no change at
     all, an interrupted run is finished, and what the app no longer has is removed. The
@@ -107,7 +108,11 @@ def up(
     lines: list[str | Text] = [
         Text(f"Stack {stack} is up.", style="bold green"),
         *columns(
-            [["Website", result.website_url], ["API", result.api_url]],
+            [
+                ["Website", result.website_url],
+                ["API", result.api_url],
+                ["WebSocket", result.socket_url],
+            ],
             indent=2,
         ),
         f"{changed} of {total} steps changed something ({seconds:.1f} s)."

@@ -1,13 +1,14 @@
-"""The HTTP API: routes to the functions, the JWT authorizer, CORS and the `$default` stage.
+"""The HTTP API: routes to the functions, the JWT authorizer, CORS and the `$default` stage;
+and `ApiParts`, which reconciles the parts of any API (the WebSocket API's too).
 
-API names are not unique, so the stack's API is found by its tag. Integrations are found by
-their function ARN, the authorizer by name and routes by route key, so a run that was killed
-half way is finished without duplicates.
+API names are not unique, so the stack's API is found by its tag (and protocol). Integrations
+are found by their function ARN, the authorizer by name and routes by route key, so a run
+that was killed half way is finished without duplicates.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,14 +39,16 @@ class ApiInfo:
     authorizer_id: str
 
 
-def find_apis(ctx: DeployContext) -> list[dict[str, Any]]:
-    """Every HTTP API tagged for this stack, oldest first (normally exactly one)."""
+def find_apis(ctx: DeployContext, protocol: str = "HTTP") -> list[dict[str, Any]]:
+    """Every API of `protocol` (HTTP or WEBSOCKET) tagged for this stack, oldest first
+    (normally exactly one)."""
     paginator = ctx.client("apigatewayv2").get_paginator("get_apis")
     found = [
         dict(api)
         for page in paginator.paginate()
         for api in page["Items"]
         if (api.get("Tags") or {}).get(TAG_KEY) == ctx.names.stack
+        and api.get("ProtocolType") == protocol
     ]
     return sorted(found, key=lambda api: (api.get("CreatedDate") or 0, api["ApiId"]))
 
@@ -75,7 +78,9 @@ def _same_cors(current: Mapping[str, Any] | None, desired: Mapping[str, Any]) ->
     return norm(current) == norm(desired)
 
 
-def authorizer_uri(ctx: DeployContext, function_arn: str) -> str:
+def invocation_uri(ctx: DeployContext, function_arn: str) -> str:
+    """How API Gateway names a function it invokes (an authorizer's, a WebSocket
+    integration's URI)."""
     return (
         f"arn:{ctx.partition}:apigateway:{ctx.region}:lambda:path/2015-03-31/functions/"
         f"{function_arn}/invocations"
@@ -85,7 +90,7 @@ def authorizer_uri(ctx: DeployContext, function_arn: str) -> str:
 def _authorizer_settings(ctx: DeployContext, function_arn: str) -> dict[str, Any]:
     return {
         "AuthorizerType": "REQUEST",
-        "AuthorizerUri": authorizer_uri(ctx, function_arn),
+        "AuthorizerUri": invocation_uri(ctx, function_arn),
         "AuthorizerPayloadFormatVersion": "2.0",
         "EnableSimpleResponses": True,
         "IdentitySource": [app_spec.AUTHORIZER_IDENTITY_SOURCE],
@@ -107,8 +112,9 @@ def _differs(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
     return any(current.get(key) != value for key, value in desired.items())
 
 
-class _Api:
-    """Reconciles one API's parts, collecting what it changed."""
+class ApiParts:
+    """Reconciles one API's parts (HTTP or WebSocket) with what the caller wants, collecting
+    what it changed: each part is read first and written only where it differs."""
 
     def __init__(self, ctx: DeployContext, api_id: str) -> None:
         self.ctx = ctx
@@ -116,11 +122,11 @@ class _Api:
         self.client = ctx.client("apigatewayv2")
         self.changes: list[str] = []
 
-    def integration(self, function_arn: str) -> str:
-        desired = _integration_settings(function_arn)
+    def integration(self, desired: Mapping[str, Any]) -> str:
+        """The integration whose IntegrationUri is the desired one (a function's)."""
         items = self.client.get_integrations(ApiId=self.api_id)["Items"]
         for item in items:
-            if item.get("IntegrationUri") == function_arn:
+            if item.get("IntegrationUri") == desired["IntegrationUri"]:
                 if _differs(item, desired):
                     self.client.update_integration(
                         ApiId=self.api_id, IntegrationId=item["IntegrationId"], **desired
@@ -131,9 +137,7 @@ class _Api:
         self.changes.append("integration created")
         return str(created["IntegrationId"])
 
-    def authorizer(self, function_arn: str) -> str:
-        desired = _authorizer_settings(self.ctx, function_arn)
-        name = self.ctx.names.authorizer_name
+    def authorizer(self, name: str, desired: Mapping[str, Any]) -> str:
         for item in emulators.get_authorizers(self.ctx, self.api_id):
             if item.get("Name") == name:
                 if _differs(item, desired):
@@ -146,27 +150,21 @@ class _Api:
         self.changes.append("authorizer created")
         return str(created["AuthorizerId"])
 
-    def routes(self, integrations: Mapping[str, str], authorizer_id: str) -> None:
+    def routes(self, wanted: Mapping[str, Mapping[str, Any]]) -> None:
+        """Exactly the routes of `wanted` (route key: its settings)."""
         existing = {r["RouteKey"]: r for r in self.client.get_routes(ApiId=self.api_id)["Items"]}
-        wanted = {route.route_key for route in app_spec.ROUTES}
         for key, current in existing.items():
             if key not in wanted:  # dropped from the spec
                 self.client.delete_route(ApiId=self.api_id, RouteId=current["RouteId"])
                 self.changes.append(f"route {key} removed")
-        for route in app_spec.ROUTES:
-            desired: dict[str, Any] = {
-                "Target": f"integrations/{integrations[route.function]}",
-                "AuthorizationType": "CUSTOM" if route.authorized else "NONE",
-            }
-            if route.authorized:
-                desired["AuthorizerId"] = authorizer_id
-            current = existing.get(route.route_key)
+        for key, desired in wanted.items():
+            current = existing.get(key)
             if current is None:
-                self.client.create_route(ApiId=self.api_id, RouteKey=route.route_key, **desired)
-                self.changes.append(f"route {route.route_key} created")
+                self.client.create_route(ApiId=self.api_id, RouteKey=key, **desired)
+                self.changes.append(f"route {key} created")
             elif _differs(current, desired):
                 self.client.update_route(ApiId=self.api_id, RouteId=current["RouteId"], **desired)
-                self.changes.append(f"route {route.route_key} updated")
+                self.changes.append(f"route {key} updated")
 
     def unused_integrations(self, kept: set[str]) -> None:
         """Remove integrations no route uses (a route or function dropped from the spec);
@@ -178,22 +176,24 @@ class _Api:
                 )
                 self.changes.append("integration removed")
 
-    def stage(self) -> None:
-        desired: dict[str, Any] = {
-            "AutoDeploy": True,
-            "DefaultRouteSettings": THROTTLING,
-            "RouteSettings": route_throttling(),
-        }
+    def stage(
+        self, name: str, desired: dict[str, Any], same: Callable[[dict[str, Any]], bool]
+    ) -> dict[str, Any]:
+        """The stage `name` with the `desired` settings (`same` says whether the current
+        ones are); its current description (after any change)."""
         stages = {s["StageName"]: s for s in self.client.get_stages(ApiId=self.api_id)["Items"]}
-        current = stages.get(STAGE)
+        current = stages.get(name)
         if current is None:
-            self.client.create_stage(
-                ApiId=self.api_id, StageName=STAGE, Tags=self.ctx.names.tags, **desired
+            created = self.client.create_stage(
+                ApiId=self.api_id, StageName=name, Tags=self.ctx.names.tags, **desired
             )
             self.changes.append("stage created")
-        elif current.get("AutoDeploy") is not True or not _same_throttling(current, desired):
-            self.client.update_stage(ApiId=self.api_id, StageName=STAGE, **desired)
+            return dict(created)
+        if not same(current):
+            updated = self.client.update_stage(ApiId=self.api_id, StageName=name, **desired)
             self.changes.append("stage updated")
+            return {**current, **updated}
+        return dict(current)
 
 
 def route_throttling() -> dict[str, dict[str, Any]]:
@@ -212,7 +212,32 @@ def _same_throttling(current: dict[str, Any], desired: dict[str, Any]) -> bool:
     )
 
 
-def _most_complete(ctx: DeployContext, apis: list[dict[str, Any]]) -> dict[str, Any]:
+def _http_stage() -> dict[str, Any]:
+    return {
+        "AutoDeploy": True,
+        "DefaultRouteSettings": THROTTLING,
+        "RouteSettings": route_throttling(),
+    }
+
+
+def _same_http_stage(current: dict[str, Any]) -> bool:
+    return current.get("AutoDeploy") is True and _same_throttling(current, _http_stage())
+
+
+def _route_settings(integrations: Mapping[str, str], authorizer_id: str) -> dict[str, Any]:
+    wanted: dict[str, Any] = {}
+    for route in app_spec.ROUTES:
+        desired: dict[str, Any] = {
+            "Target": f"integrations/{integrations[route.function]}",
+            "AuthorizationType": "CUSTOM" if route.authorized else "NONE",
+        }
+        if route.authorized:
+            desired["AuthorizerId"] = authorizer_id
+        wanted[route.route_key] = desired
+    return wanted
+
+
+def most_complete(ctx: DeployContext, apis: list[dict[str, Any]]) -> dict[str, Any]:
     """The API to keep when there is more than one (left by a race or a crash of an older
     version): the one with the most routes, then the oldest; the sweep removes the others."""
     if len(apis) == 1:
@@ -227,7 +252,7 @@ def ensure_api(ctx: DeployContext, function_arns: Mapping[str, str]) -> Outcome:
     apis = find_apis(ctx)
     changes: list[str] = []
     if apis:
-        api = _most_complete(ctx, apis)
+        api = most_complete(ctx, apis)
         if not _same_cors(api.get("CorsConfiguration"), cors(ctx)):
             client.update_api(ApiId=api["ApiId"], CorsConfiguration=cors(ctx))
             changes.append("CORS updated")
@@ -240,23 +265,31 @@ def ensure_api(ctx: DeployContext, function_arns: Mapping[str, str]) -> Outcome:
             Tags=ctx.names.tags,
         )
         changes.append("created")
-    parts = _Api(ctx, api["ApiId"])
+    parts = ApiParts(ctx, api["ApiId"])
     integrations = {
-        kind: parts.integration(function_arns[kind])
+        kind: parts.integration(_integration_settings(function_arns[kind]))
         for kind in sorted({route.function for route in app_spec.ROUTES})
     }
-    authorizer_id = parts.authorizer(function_arns[app_spec.AUTHORIZER_FUNCTION])
-    parts.routes(integrations, authorizer_id)
+    authorizer_id = parts.authorizer(
+        ctx.names.authorizer_name,
+        _authorizer_settings(ctx, function_arns[app_spec.AUTHORIZER_FUNCTION]),
+    )
+    parts.routes(_route_settings(integrations, authorizer_id))
     parts.unused_integrations(set(integrations.values()))
-    parts.stage()
+    parts.stage(STAGE, _http_stage(), _same_http_stage)
     changes.extend(parts.changes)
     info = ApiInfo(api_id=api["ApiId"], url=str(api["ApiEndpoint"]), authorizer_id=authorizer_id)
+    return outcome(changes, info)
+
+
+def outcome(changes: list[str], value: Any) -> Outcome:
+    """An API's outcome from what changed: "created", "unchanged" or the first changes."""
     if not changes:
-        return Outcome("unchanged", info)
+        return Outcome("unchanged", value)
     if "created" in changes:
-        return Outcome("created", info, True)
+        return Outcome("created", value, True)
     summary = ", ".join(changes[:3]) + (f" and {len(changes) - 3} more" if changes[3:] else "")
-    return Outcome(summary, info, True)
+    return Outcome(summary, value, True)
 
 
 def delete_api(ctx: DeployContext, api_id: str) -> bool:

@@ -6,8 +6,13 @@ implemented". The fallback is taken only for those, and the 500 only when the en
 not AWS's own: against AWS every error is raised as it is (with the usual retries), so an
 emulator's gap is never taken for a real AWS error, nor the reverse.
 
+moto 5.2 has no deployments either (CreateDeployment, GetDeployment(s)): its server answers
+a plain 404 with no AWS error code, its stages serve the API as it is. Against such an
+emulator there is nothing to deploy (`lacks_deployments`).
+
 (moto also lacks UpdateStage; nothing here answers it: the tests do, see
-tests/deploy/test_pitfalls.py.)
+tests/deploy/test_pitfalls.py. In-process moto's own answers come from an AWS endpoint, so
+none of this applies there: tests/deploy/conftest.py gives it deployments.)
 """
 
 from __future__ import annotations
@@ -30,7 +35,10 @@ def is_emulator(client: Any) -> bool:
 
 def _unimplemented(exc: botocore.exceptions.ClientError) -> bool:
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return status == 500 or "not been implemented" in str(exc)
+    # A 404 whose code is the bare status: no AWS error body (an unknown URL), never what
+    # AWS answers for a missing resource (NotFoundException).
+    bare_404 = status == 404 and exc.response.get("Error", {}).get("Code") == "404"
+    return status == 500 or bare_404 or "not been implemented" in str(exc)
 
 
 def get_authorizers(ctx: DeployContext, api_id: str) -> list[dict[str, Any]]:
@@ -54,3 +62,21 @@ def get_authorizers(ctx: DeployContext, api_id: str) -> list[dict[str, Any]]:
         if route.get("AuthorizerId")
     }
     return [client.get_authorizer(ApiId=api_id, AuthorizerId=i) for i in ids]
+
+
+def lacks_deployments(ctx: DeployContext, api_id: str) -> bool:
+    """True when the endpoint is an emulator without API deployments (moto 5.2): its stages
+    serve the API as it is, so there is nothing to deploy. Against AWS: False, with no call."""
+    client = ctx.client("apigatewayv2")
+    if not is_emulator(client):
+        return False
+    probe = ctx.single_try.get("apigatewayv2", client)
+    try:
+        probe.get_deployments(ApiId=api_id)
+    except NotImplementedError:  # in-process moto
+        return True
+    except botocore.exceptions.ClientError as exc:
+        if _unimplemented(exc):
+            return True
+        raise
+    return False

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chatbot_deploy.deploy import api, functions, planner
+from chatbot_deploy.deploy import api, functions, planner, socket_api
 from chatbot_deploy.deploy.graph import Reporter, RunRecord, run_steps
 from chatbot_deploy.deploy.unit import Job, Sources
 
@@ -41,6 +41,7 @@ class DeployResult:
     region: str
     website_url: str
     api_url: str
+    socket_url: str
     record: RunRecord
 
     @property
@@ -57,6 +58,7 @@ class DeployResult:
             "region": self.region,
             "website_url": self.website_url,
             "api_url": self.api_url,
+            "socket_url": self.socket_url,
             "changed": self.changed,
             "seconds": round(self.record.finished - self.record.started, 3),
             "steps": {
@@ -80,10 +82,12 @@ def up(
     steps = planner.plan_up(job)
     record = run_steps(steps, reporter, max_workers=max_workers, guard=guard)
     info: api.ApiInfo = record.value("api")
+    socket: socket_api.SocketInfo = record.value("socket-api")
     return DeployResult(
         stack=ctx.names.stack,
         region=ctx.region,
         website_url=ctx.website_url,
         api_url=info.url,
+        socket_url=socket.url,
         record=record,
     )

@@ -1,4 +1,6 @@
-"""One IAM role per function, least privilege: its own log group, and only the data it reads."""
+"""One IAM role per function, least privilege: its own log group, and only the data it reads;
+and, for a function that sends to the WebSocket API's connections, a second inline policy
+for exactly that API's stage (made once the API exists: `ConnectionGrants`)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,9 @@ from chatbot_deploy.deploy.unit import Found, Job, Unit
 from chatbot_deploy.names import TAG_KEY
 
 POLICY_NAME = "chatbot-deploy"
+CONNECTIONS_POLICY_NAME = "chatbot-deploy-connections"
 POLICY_VERSION = "2012-10-17"
+QUERY = "dynamodb:Query"
 
 
 def trust_policy() -> dict[str, Any]:
@@ -51,11 +55,12 @@ def function_policy(ctx: DeployContext, kind: str) -> dict[str, Any]:
         }
     ]
     for access in spec.tables:
+        table = ctx.arn("dynamodb", f"table/{names.table(access.table)}")
         statement: dict[str, Any] = {
             "Sid": access.sid,
             "Effect": "Allow",
             "Action": list(access.actions),
-            "Resource": [ctx.arn("dynamodb", f"table/{names.table(access.table)}")],
+            "Resource": [table],
         }
         if access.attributes:
             # AWS's documented pattern: every attribute named in the request is one of these,
@@ -65,6 +70,18 @@ def function_policy(ctx: DeployContext, kind: str) -> dict[str, Any]:
                 "StringEqualsIfExists": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"},
             }
         statements.append(statement)
+        indexes = app_spec.TABLES[access.table].local_indexes
+        if indexes and QUERY in access.actions:
+            # A query of an index is authorized on the index's own ARN: Query only, on
+            # exactly the table's indexes (named, no wildcard), with the same condition.
+            statements.append(
+                {
+                    **statement,
+                    "Sid": f"{access.sid}Indexes",
+                    "Action": [QUERY],
+                    "Resource": [f"{table}/index/{index.name}" for index in indexes],
+                }
+            )
     if spec.parameters:
         statements.append(
             {
@@ -77,6 +94,28 @@ def function_policy(ctx: DeployContext, kind: str) -> dict[str, Any]:
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 
+def connections_arn(ctx: DeployContext, api_id: str) -> str:
+    """The connections of the WebSocket API's stage, as execute-api names them for
+    `@connections` calls (post_to_connection is a POST)."""
+    return ctx.arn("execute-api", f"{api_id}/{app_spec.SOCKET_STAGE}/POST/@connections/*")
+
+
+def connections_policy(ctx: DeployContext, api_id: str) -> dict[str, Any]:
+    """A function's right to send to the connections of this stack's WebSocket API (and
+    its stage) only."""
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [
+            {
+                "Sid": "SendToOwnSocketConnections",
+                "Effect": "Allow",
+                "Action": ["execute-api:ManageConnections"],
+                "Resource": [connections_arn(ctx, api_id)],
+            }
+        ],
+    }
+
+
 def get_role(ctx: DeployContext, kind: str) -> dict[str, Any] | None:
     try:
         return dict(ctx.client("iam").get_role(RoleName=ctx.names.role(kind))["Role"])
@@ -86,10 +125,12 @@ def get_role(ctx: DeployContext, kind: str) -> dict[str, Any] | None:
         raise
 
 
-def _inline_policy(ctx: DeployContext, kind: str) -> dict[str, Any] | None:
+def _inline_policy(
+    ctx: DeployContext, kind: str, policy: str = POLICY_NAME
+) -> dict[str, Any] | None:
     try:
         response = ctx.client("iam").get_role_policy(
-            RoleName=ctx.names.role(kind), PolicyName=POLICY_NAME
+            RoleName=ctx.names.role(kind), PolicyName=policy
         )
     except botocore.exceptions.ClientError as exc:
         if error_code(exc) == "NoSuchEntity":
@@ -178,3 +219,57 @@ class Roles(Unit):
 
     def delete(self, ctx: DeployContext, found: Found) -> bool:
         return delete_role(ctx, found.key)
+
+
+class ConnectionGrants(Unit):
+    """The connections policy of each function that `manages_connections`: it names the
+    WebSocket API's id, so it is put once the API exists (the role itself comes before the
+    function, which comes before the API). Part of the role: deleted with it; `up` removes
+    it from a function that no longer manages connections."""
+
+    kind = "connection-grant"
+    title = "Connection grant"
+    after = ("role", "socket-api")
+    part_of = "role"
+
+    def wanted(self, ctx: DeployContext) -> list[str]:
+        return [kind for kind, spec in app_spec.FUNCTIONS.items() if spec.manages_connections]
+
+    def name(self, ctx: DeployContext, key: str) -> str:
+        return f"{ctx.names.role(key)} {CONNECTIONS_POLICY_NAME}"
+
+    def ensure(self, job: Job, key: str, inputs: Outputs) -> Outcome:
+        ctx = job.ctx
+        desired = connections_policy(ctx, inputs["socket-api"].api_id)
+        current = _inline_policy(ctx, key, CONNECTIONS_POLICY_NAME)
+        if current == desired:
+            return Outcome("unchanged")
+        ctx.client("iam").put_role_policy(
+            RoleName=ctx.names.role(key),
+            PolicyName=CONNECTIONS_POLICY_NAME,
+            PolicyDocument=json.dumps(desired),
+        )
+        return Outcome("added" if current is None else "updated", changed=True)
+
+    def find(self, ctx: DeployContext) -> list[Found]:
+        """On the spec's functions' roles only: a dropped function's role goes with it."""
+        iam = ctx.client("iam")
+        found = []
+        for kind in app_spec.FUNCTION_KINDS:
+            try:
+                names = iam.list_role_policies(RoleName=ctx.names.role(kind))["PolicyNames"]
+            except botocore.exceptions.ClientError as exc:
+                if error_code(exc) == "NoSuchEntity":
+                    continue
+                raise
+            if CONNECTIONS_POLICY_NAME in names:
+                found.append(Found(self.kind, self.name(ctx, kind), kind))
+        return found
+
+    def delete(self, ctx: DeployContext, found: Found) -> bool:
+        return succeeded(
+            lambda: ctx.client("iam").delete_role_policy(
+                RoleName=ctx.names.role(found.key), PolicyName=CONNECTIONS_POLICY_NAME
+            ),
+            unless="NoSuchEntity",
+        )

@@ -44,6 +44,7 @@ class Inventory:
     resources: list[Resource] = field(default_factory=list)
     website_url: str | None = None
     api_url: str | None = None
+    socket_url: str | None = None
 
     @property
     def present(self) -> list[Resource]:
@@ -63,6 +64,7 @@ class Inventory:
             "region": self.region,
             "website_url": self.website_url,
             "api_url": self.api_url,
+            "socket_url": self.socket_url,
             "deployed": self.deployed,
             "resources": [resource.as_dict() for resource in self.resources],
         }
@@ -90,10 +92,12 @@ def take(ctx: DeployContext, units: Sequence[Unit] = UNITS) -> Inventory:
     ]
     by_kind = {unit.kind: items for unit, items in zip(listed, found, strict=True)}
     apis = by_kind.get("api", [])
+    sockets = by_kind.get("socket-api", [])
     return Inventory(
         stack=ctx.names.stack,
         region=ctx.region,
         resources=resources,
         website_url=ctx.website_url if by_kind.get("bucket") else None,
         api_url=apis[0].detail if apis else None,
+        socket_url=sockets[0].detail if sockets else None,
     )

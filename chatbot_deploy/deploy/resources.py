@@ -16,6 +16,7 @@ from chatbot_deploy.deploy import (
     logs,
     params,
     permissions,
+    socket_api,
     table,
     website,
 )
@@ -23,9 +24,12 @@ from chatbot_deploy.deploy.unit import Unit
 
 UNITS: tuple[Unit, ...] = (
     api.HttpApi(),
+    socket_api.SocketApi(),
     functions.Functions(),
     permissions.InvokePermissions(),
+    permissions.SocketInvokePermissions(),
     iam.Roles(),
+    iam.ConnectionGrants(),
     logs.LogGroups(),
     layer_versions.Layer(),
     params.Parameters(),

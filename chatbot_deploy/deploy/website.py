@@ -7,6 +7,7 @@ from __future__ import annotations
 from chatbot_deploy import webconfig
 from chatbot_deploy.deploy.api import ApiInfo
 from chatbot_deploy.deploy.graph import Outcome, Outputs
+from chatbot_deploy.deploy.socket_api import SocketInfo
 from chatbot_deploy.deploy.unit import Job, Unit
 
 
@@ -23,7 +24,7 @@ class WebBuild(Unit):
 class SiteFiles(Unit):
     kind = "site"
     title = "Website files"
-    after = ("web", "bucket", "api")
+    after = ("web", "bucket", "api", "socket-api")
     part_of = "bucket"
     listed = False
     sweeps = False  # the sync itself deletes what the new build no longer has
@@ -31,7 +32,8 @@ class SiteFiles(Unit):
     def ensure(self, job: Job, key: str, inputs: Outputs) -> Outcome:
         ctx = job.ctx
         info: ApiInfo = inputs["api"]
-        config_json = webconfig.runtime_config_bytes(info.url, ctx.names.stack)
+        socket: SocketInfo = inputs["socket-api"]
+        config_json = webconfig.runtime_config_bytes(info.url, ctx.names.stack, socket.url)
         result = job.sources.sync_site(
             ctx.client("s3"), inputs["bucket"], inputs["web"], config_json
         )

@@ -3,15 +3,23 @@ no npm, no network), and helpers to count and inject AWS calls."""
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import shutil
+import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
+import botocore.handlers
 import pytest
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 from moto import mock_aws
+from moto.core.botocore_stubber import MockRawResponse
 from moto.server import ThreadedMotoServer
 
 from chatbot_deploy import paths
@@ -47,10 +55,95 @@ def aws_env(monkeypatch, tmp_path) -> None:
     monkeypatch.setattr(bucket, "sleep", lambda _seconds: None)
 
 
+_DEPLOYMENTS_PATH = re.compile(r"/v2/apis/(?P<api>[^/]+)/deployments(?:/(?P<id>[^/]+))?")
+_STAGES_PATH = re.compile(r"/v2/apis/(?P<api>[^/]+)/stages(?:/(?P<stage>[^/]+))?")
+
+
+@dataclass
+class MotoDeployments:
+    """API deployments as AWS has them, for in-process moto, which has none (moto 5.2:
+    CreateDeployment, GetDeployment and GetDeployments answer 404 "Not yet implemented", and
+    its stages have no DeploymentId). On AWS a WebSocket stage serves the deployment it points
+    at, and CreateDeployment with a StageName points that stage at the new one. Answered
+    ahead of moto (`before-send`, first), so the call log, failure injections and every other
+    hook see these calls as they would any AWS call."""
+
+    deployments: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    stages: dict[tuple[str, str], str] = field(default_factory=dict)  # (api, stage): id
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def handlers(self) -> list[tuple[Any, ...]]:
+        return [
+            ("before-send.apigatewayv2", self.answer, botocore.handlers.REGISTER_FIRST),
+            ("after-call.apigatewayv2", self.stage_deployment),
+        ]
+
+    def answer(self, request: Any, **_: Any) -> AWSResponse | None:
+        match = _DEPLOYMENTS_PATH.fullmatch(urlparse(request.url).path)
+        if match is None:
+            return None
+        api_id, deployment_id = match["api"], match["id"]
+        with self.lock:
+            mine = self.deployments.setdefault(api_id, {})
+            if request.method == "POST":
+                body = json.loads(request.body or b"{}")
+                deployment_id = f"d{len(mine) + 1:07d}"
+                item = {
+                    "deploymentId": deployment_id,
+                    "deploymentStatus": "DEPLOYED",
+                    "createdDate": datetime.now(UTC).isoformat(),
+                    **({"description": body["description"]} if "description" in body else {}),
+                }
+                mine[deployment_id] = item
+                if body.get("stageName"):
+                    self.stages[(api_id, body["stageName"])] = deployment_id
+                return _json_response(request, 201, item)
+            if deployment_id is None:
+                return _json_response(request, 200, {"items": list(mine.values())})
+            if deployment_id in mine:
+                return _json_response(request, 200, mine[deployment_id])
+        return _json_response(
+            request, 404, {"message": "Invalid Deployment identifier"}, "NotFoundException"
+        )
+
+    def stage_deployment(self, http_response: Any, parsed: Any, model: Any, **_: Any) -> None:
+        """A stage says which deployment it serves."""
+        url = getattr(http_response, "url", None)  # not on a test's own FakeHttp answer
+        if model.name not in {"GetStages", "GetStage"} or url is None:
+            return
+        match = _STAGES_PATH.fullmatch(urlparse(url).path)
+        if match is None:
+            return
+        stages = parsed.get("Items", []) if model.name == "GetStages" else [parsed]
+        with self.lock:
+            for stage in stages:
+                deployment = self.stages.get((match["api"], stage.get("StageName", "")))
+                if deployment is not None:
+                    stage["DeploymentId"] = deployment
+
+
+def _json_response(
+    request: Any, status: int, body: dict[str, Any], error: str | None = None
+) -> AWSResponse:
+    headers = HTTPHeaders()
+    headers["Content-Type"] = "application/json"
+    if error is not None:
+        headers["x-amzn-ErrorType"] = error
+    return AWSResponse(request.url, status, headers, MockRawResponse(json.dumps(body)))
+
+
 @pytest.fixture
-def moto(aws_env) -> Iterator[None]:
+def moto(aws_env, monkeypatch) -> Iterator[MotoDeployments]:
+    """In-process moto, with API deployments (`MotoDeployments`) for every session made in
+    the test (the CLI's too)."""
+    deployments = MotoDeployments()
+    monkeypatch.setattr(
+        botocore.handlers,
+        "BUILTIN_HANDLERS",
+        [*botocore.handlers.BUILTIN_HANDLERS, *deployments.handlers()],
+    )
     with mock_aws():
-        yield
+        yield deployments
 
 
 class FakeInstaller:

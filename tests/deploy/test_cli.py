@@ -51,6 +51,9 @@ def test_up_status_teardown_cycle(app, monkeypatch, capsys):
     assert result["stack"] == "chatbot" and result["region"] == REGION
     assert result["website_url"].startswith("http://chatbot-site-")
     assert result["api_url"].startswith("https://")
+    assert re.fullmatch(
+        rf"wss://\w+\.execute-api\.{REGION}\.amazonaws\.com/live", result["socket_url"]
+    )
     assert OPENAI_KEY not in out
 
     code, out, _ = run(monkeypatch, capsys, "up", "--json")
@@ -61,8 +64,10 @@ def test_up_status_teardown_cycle(app, monkeypatch, capsys):
     assert code == 0 and status["deployed"] is True
     assert status["website_url"] == result["website_url"]
     assert status["api_url"] == result["api_url"]
+    assert status["socket_url"] == result["socket_url"]
     assert {r["kind"] for r in status["resources"]} == {
-        "api", "function", "role", "log-group", "layer", "parameter", "table", "bucket"
+        "api", "socket-api", "function", "role", "log-group", "layer", "parameter", "table",
+        "bucket",
     }  # fmt: skip
 
     code, out, _ = run(monkeypatch, capsys, "teardown", "--yes")
@@ -92,16 +97,21 @@ def test_up_output_keeps_urls_whole_and_hints_the_region_given(app, monkeypatch,
     code, out, _ = run(monkeypatch, capsys, "up", "--stack", "demo", "--region", REGION)
     assert code == 0
     assert f"  chatbot-deploy add-user --stack demo --region {REGION} NAME" in out.splitlines()
-    shown = dict(re.findall(r"^  (Website|API) +(\S+)$", out, re.MULTILINE))
+    shown = dict(re.findall(r"^  (Website|API|WebSocket) +(\S+)$", out, re.MULTILINE))
     code, status_json, _ = run(monkeypatch, capsys, "status", "--stack", "demo", "--json")
     found = json.loads(status_json)
-    assert shown == {"Website": found["website_url"], "API": found["api_url"]}
+    assert shown == {
+        "Website": found["website_url"],
+        "API": found["api_url"],
+        "WebSocket": found["socket_url"],
+    }
     assert len(found["website_url"]) > 60  # longer than a panel's inside at 80 columns
     code, text, _ = run(monkeypatch, capsys, "status", "--stack", "demo")
     assert code == 0 and "…" not in text
     for resource in found["resources"]:
         assert re.search(rf"^  ✓ +{resource['kind']} +{re.escape(resource['name'])}", text, re.M)
     assert re.search(rf"^Website: +{re.escape(found['website_url'])}$", text, re.MULTILINE)
+    assert re.search(rf"^WebSocket: +{re.escape(found['socket_url'])}$", text, re.MULTILINE)
 
 
 def test_help_shows_no_value_after_flags(monkeypatch, capsys):

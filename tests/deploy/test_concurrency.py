@@ -47,7 +47,7 @@ def _tagged_everything(endpoint: str, region: str) -> dict[str, int]:
 
 
 WHOLE = {
-    "apis": 1,
+    "apis": 2,  # the HTTP API and the WebSocket API
     "functions": len(app_spec.FUNCTIONS),
     "layer_versions": 1,
     "roles": len(app_spec.FUNCTIONS),

@@ -10,7 +10,7 @@ import pytest
 
 from chatbot_deploy import app_spec
 from chatbot_deploy.app_spec import FUNCTION_KINDS, AppConfig
-from chatbot_deploy.deploy import api, iam, inventory, permissions
+from chatbot_deploy.deploy import api, functions, iam, inventory, permissions
 from chatbot_deploy.deploy import teardown as teardown_engine
 from chatbot_deploy.names import TAG_KEY
 from chatbot_lambda import settings
@@ -47,17 +47,22 @@ def test_fresh_up_creates_everything_as_specified(deployer):
     names = ctx.names
     assert result.website_url == f"http://{ctx.bucket}.s3-website.{REGION}.amazonaws.com"
     assert result.api_url.startswith("https://")
+    [socket] = api.find_apis(ctx, "WEBSOCKET")
+    assert result.socket_url == f"wss://{socket['ApiId']}.execute-api.{REGION}.amazonaws.com/live"
 
     lam = deployer.client("lambda")
     layer_arn = lam.list_layer_versions(LayerName=names.layer)["LayerVersions"][0][
         "LayerVersionArn"
     ]
+    http_targets = {route.function for route in app_spec.ROUTES} | {"authorizer"}
     for kind, spec in app_spec.FUNCTIONS.items():
         config = lam.get_function(FunctionName=names.function(kind))["Configuration"]
         assert config["Handler"] == spec.handler
         assert config["Runtime"] == "python3.12"
         assert config["MemorySize"] == spec.memory_mb
-        assert config["Timeout"] == spec.timeout_s <= app_spec.API_TIMEOUT_S
+        assert config["Timeout"] == spec.timeout_s
+        if kind in http_targets:  # an HTTP API waits 30 s at most; a WebSocket's function runs on
+            assert spec.timeout_s <= app_spec.API_TIMEOUT_S
         assert config["Architectures"] == ["arm64"]
         assert config["Role"] == ctx.role_arn(kind)
         assert [layer["Arn"] for layer in config["Layers"]] == [layer_arn]
@@ -80,16 +85,25 @@ def test_fresh_up_creates_everything_as_specified(deployer):
         resources = [r for s in doc["Statement"] for r in s["Resource"]]
         assert all(r.startswith("arn:aws:") and r != "*" for r in resources)
         # login reads hashes, counts failures and re-hashes at the current cost (the hash
-        # attribute only); chat reads when a user's sessions start (never the hash).
+        # attribute only); chat reads when a user's sessions start (never the hash); the
+        # conversation functions also query their table's index.
         dynamo = {s["Sid"]: s for s in doc["Statement"] if s["Action"][0].startswith("dynamodb:")}
+        own_conversations = {"OwnConversations", "OwnConversationsIndexes"}
         assert (
             set(dynamo)
             == {
                 "login": {"ReadUsers", "CountFailedLogins", "UpgradePasswordHashes"},
                 "chat": {"ReadSessionStart", "ReadSignedOutTokens"},
+                "conversations": {"ReadSessionStart", "ReadSignedOutTokens", *own_conversations},
+                "stream": {"ReadSessionStart", "ReadSignedOutTokens", *own_conversations},
                 "logout": {"SignOutOneSession", "SignOutEverywhere"},
                 "authorizer": set(),
             }[kind]
+        )
+        grants = iam_client.list_role_policies(RoleName=role)["PolicyNames"]
+        manages = app_spec.FUNCTIONS[kind].manages_connections
+        assert grants == (
+            [iam.POLICY_NAME, iam.CONNECTIONS_POLICY_NAME] if manages else [iam.POLICY_NAME]
         )
         if kind == "login":
             assert dynamo["UpgradePasswordHashes"]["Action"] == ["dynamodb:UpdateItem"]
@@ -122,20 +136,44 @@ def test_fresh_up_creates_everything_as_specified(deployer):
     secret = ssm.get_parameter(Name=names.jwt_secret_param, WithDecryption=True)["Parameter"]
     assert secret["Type"] == "SecureString" and len(secret["Value"]) >= 43
 
-    # Table.
-    table = deployer.client("dynamodb").describe_table(TableName=names.users_table)["Table"]
+    # Tables.
+    dynamodb = deployer.client("dynamodb")
+    table = dynamodb.describe_table(TableName=names.users_table)["Table"]
     assert table["KeySchema"] == [{"AttributeName": "username", "KeyType": "HASH"}]
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    table_spec = app_spec.TABLES["conversations"]
+    table = dynamodb.describe_table(TableName=names.table("conversations"))["Table"]
+    assert table["KeySchema"] == [
+        {"AttributeName": table_spec.hash_key, "KeyType": "HASH"},
+        {"AttributeName": table_spec.range_key, "KeyType": "RANGE"},
+    ]
+    [index] = table["LocalSecondaryIndexes"]
+    assert index["IndexName"] == table_spec.local_indexes[0].name
+    assert index["KeySchema"][1] == {
+        "AttributeName": table_spec.local_indexes[0].range_key,
+        "KeyType": "RANGE",
+    }
+    ttl = dynamodb.describe_time_to_live(TableName=names.table("conversations"))
+    assert ttl["TimeToLiveDescription"]["AttributeName"] == table_spec.ttl_attribute
 
     # API: routes, authorizer, stage, CORS, permissions scoped to the API.
     [found] = api.find_apis(ctx)
     assert found["CorsConfiguration"]["AllowOrigins"] == [result.website_url]
+    assert sorted(found["CorsConfiguration"]["AllowMethods"]) == ["DELETE", "GET", "PATCH", "POST"]
     assert found["CorsConfiguration"]["ExposeHeaders"] == ["retry-after"]  # the login lock
     gw = deployer.client("apigatewayv2")
     routes = {r["RouteKey"]: r for r in gw.get_routes(ApiId=found["ApiId"])["Items"]}
     assert set(routes) == {route.route_key for route in app_spec.ROUTES}
     assert routes["POST /login"]["AuthorizationType"] == "NONE"
     assert routes["POST /chat"]["AuthorizationType"] == "CUSTOM"
+    # path templates and the methods of the conversation routes
+    for key in (
+        "GET /conversations/{id}",
+        "PATCH /conversations/{id}",
+        "DELETE /conversations/{id}",
+    ):
+        assert routes[key]["AuthorizationType"] == "CUSTOM"
+        assert routes[key]["AuthorizerId"] == routes["POST /chat"]["AuthorizerId"]
     authorizer = gw.get_authorizer(
         ApiId=found["ApiId"], AuthorizerId=routes["POST /chat"]["AuthorizerId"]
     )
@@ -150,18 +188,25 @@ def test_fresh_up_creates_everything_as_specified(deployer):
     chat_integration = integrations[routes["POST /chat"]["Target"].split("/")[1]]
     assert chat_integration["IntegrationUri"] == ctx.function_arn("chat")
     assert chat_integration["PayloadFormatVersion"] == "2.0"
+    for route in app_spec.ROUTES:
+        target = integrations[routes[route.route_key]["Target"].split("/")[1]]
+        assert target["IntegrationUri"] == ctx.function_arn(route.function)
     [stage] = gw.get_stages(ApiId=found["ApiId"])["Items"]
     assert stage["StageName"] == "$default" and stage["AutoDeploy"] is True
     assert stage["DefaultRouteSettings"]["ThrottlingRateLimit"] > 0
+    assert set(stage["RouteSettings"]) == {route.route_key for route in app_spec.ROUTES}
     account = ctx.account
     expected_sources = {
         "login": f"arn:aws:execute-api:{REGION}:{account}:{found['ApiId']}/*",
         "chat": f"arn:aws:execute-api:{REGION}:{account}:{found['ApiId']}/*",
+        "conversations": f"arn:aws:execute-api:{REGION}:{account}:{found['ApiId']}/*",
         "authorizer": f"arn:aws:execute-api:{REGION}:{account}:{found['ApiId']}/authorizers/"
         f"{authorizer['AuthorizerId']}",
     }
     for kind, source in expected_sources.items():
-        [statement] = permissions.statements(ctx, kind)
+        [statement] = [
+            s for s in permissions.statements(ctx, kind) if s["Sid"] == permissions.STATEMENT_ID
+        ]
         assert statement["Condition"]["ArnLike"]["AWS:SourceArn"] == source
 
     # Bucket: website, public read of objects only, partition-correct ARN, files synced.
@@ -182,7 +227,11 @@ def test_fresh_up_creates_everything_as_specified(deployer):
         "assets/index-def456.css",
     }
     config = json.loads(s3.get_object(Bucket=ctx.bucket, Key="config.json")["Body"].read())
-    assert config["apiUrl"] == result.api_url.rstrip("/")
+    assert config == {
+        "apiUrl": result.api_url.rstrip("/"),
+        "socketUrl": result.socket_url,
+        "stack": "chatbot",
+    }
 
 
 def test_second_up_makes_no_write_call(deployer):
@@ -192,6 +241,7 @@ def test_second_up_makes_no_write_call(deployer):
     assert deployer.log.writes == []
     assert second.changed == []
     assert second.api_url == first.api_url
+    assert second.socket_url == first.socket_url
     # The same key given again is not rewritten either.
     deployer.log.clear()
     deployer.up(key=OPENAI_KEY)
@@ -199,20 +249,23 @@ def test_second_up_makes_no_write_call(deployer):
     assert deployer.workspace.installer.calls == 1  # the layer was built once
 
 
-def test_model_change_updates_only_the_chat_function(deployer):
+def test_model_change_updates_only_the_functions_that_use_it(deployer):
     deployer.up()
     deployer.log.clear()
     result = deployer.up(config=AppConfig(model="gpt-4.1"))
-    # the stack's stored settings first, then the one function that uses the model
+    users = sorted(kind for kind, spec in app_spec.FUNCTIONS.items() if "model" in spec.values)
+    assert users == ["chat", "stream"]
+    # the stack's stored settings first, then the functions that use the model
     assert deployer.log.writes == [
         ("ssm", "PutParameter"),
-        ("lambda", "UpdateFunctionConfiguration"),
+        *[("lambda", "UpdateFunctionConfiguration")] * len(users),
     ]
-    assert sorted(result.changed) == ["function:chat", "parameter:settings"]
-    env = deployer.client("lambda").get_function_configuration(FunctionName="chatbot-chat")[
-        "Environment"
-    ]["Variables"]
-    assert env[settings.ENV_OPENAI_MODEL] == "gpt-4.1"
+    assert sorted(result.changed) == [*(f"function:{kind}" for kind in users), "parameter:settings"]
+    for kind in users:
+        env = deployer.client("lambda").get_function_configuration(FunctionName=f"chatbot-{kind}")[
+            "Environment"
+        ]["Variables"]
+        assert env[settings.ENV_OPENAI_MODEL] == "gpt-4.1"
 
 
 def test_handler_change_updates_only_that_function(deployer):
@@ -249,9 +302,9 @@ def test_each_function_ships_its_handler_and_the_shared_modules_only(deployer):
     for kind in FUNCTION_KINDS:
         code = deployer.workspace.sources().function_code(kind)
         names = set(zipfile.ZipFile(io.BytesIO(code.zip_bytes)).namelist())
-        assert f"chatbot_lambda/{kind}.py" in names
+        assert functions.handler_file(kind) in names
         assert {"chatbot_lambda/__init__.py", "chatbot_lambda/http.py"} <= names
-        assert not names & {f"chatbot_lambda/{k}.py" for k in FUNCTION_KINDS if k != kind}
+        assert not names & {functions.handler_file(k) for k in FUNCTION_KINDS if k != kind}
         assert code == deployer.workspace.sources().function_code(kind)  # deterministic
         # Every chatbot_lambda module the shipped code imports is shipped with it.
         archive = zipfile.ZipFile(io.BytesIO(code.zip_bytes))
@@ -297,10 +350,12 @@ def test_teardown_removes_everything_and_twice_is_a_no_op(deployer):
     ctx = deployer.context()
     found = inventory.take(ctx)
     assert all(resource.present for resource in found.resources)
+    assert {"socket-api", "api"} <= {resource.kind for resource in found.present}
     teardown_engine.teardown(ctx, found)
     after = inventory.take(ctx)
     assert after.present == []
     assert _all_tagged(deployer) == []
+    assert deployer.client("apigatewayv2").get_apis()["Items"] == []  # both APIs, all parts
     deployer.log.clear()
     again = inventory.take(ctx)
     teardown_engine.teardown(ctx, again)

@@ -16,13 +16,14 @@ from moto.apigatewayv2.models import apigatewayv2_backends
 
 from chatbot_deploy import app_spec
 from chatbot_deploy.app_spec import FUNCTION_KINDS
-from chatbot_deploy.deploy import api, layer_versions, permissions
+from chatbot_deploy.deploy import api, iam, layer_versions, permissions, socket_api
 from tests.deploy.conftest import FakeHttp
 
 # Every write a fresh `up` makes (checked by test_fresh_up_writes_are_the_injected_ones).
 FRESH_UP_WRITES = [
     ("apigatewayv2", "CreateApi"),
     ("apigatewayv2", "CreateAuthorizer"),
+    ("apigatewayv2", "CreateDeployment"),
     ("apigatewayv2", "CreateIntegration"),
     ("apigatewayv2", "CreateRoute"),
     ("apigatewayv2", "CreateStage"),
@@ -95,15 +96,39 @@ def _pascal(item: dict[str, Any]) -> dict[str, Any]:
 
 def assert_converged(deployer) -> None:
     ctx = deployer.context()
-    [found] = api.find_apis(ctx)
     gw = deployer.client("apigatewayv2")
-    assert len(gw.get_integrations(ApiId=found["ApiId"])["Items"]) == len(app_spec.ROUTES)
-    assert len(gw.get_routes(ApiId=found["ApiId"])["Items"]) == len(app_spec.ROUTES)
-    assert len(gw.get_stages(ApiId=found["ApiId"])["Items"]) == 1
-    assert _authorizer_count(deployer, found["ApiId"]) == 1
+    for protocol, routes in (
+        ("HTTP", [route.function for route in app_spec.ROUTES]),
+        ("WEBSOCKET", [route.function for route in app_spec.SOCKET_ROUTES]),
+    ):
+        [found] = api.find_apis(ctx, protocol)
+        # one integration per function, one route per route of the spec
+        assert len(gw.get_integrations(ApiId=found["ApiId"])["Items"]) == len(set(routes))
+        assert len(gw.get_routes(ApiId=found["ApiId"])["Items"]) == len(routes)
+        assert len(gw.get_stages(ApiId=found["ApiId"])["Items"]) == 1
+        assert _authorizer_count(deployer, found["ApiId"]) == 1
+    [socket] = api.find_apis(ctx, "WEBSOCKET")
+    [stage] = gw.get_stages(ApiId=socket["ApiId"])["Items"]
+    deployment = gw.get_deployment(ApiId=socket["ApiId"], DeploymentId=stage["DeploymentId"])
+    assert deployment["Description"].startswith(socket_api.DEPLOYMENT_PREFIX)
     assert len(layer_versions.list_versions(ctx)) == 1
+    invokers = {
+        kind: [
+            sid
+            for sid, targets in (
+                (permissions.STATEMENT_ID, app_spec.ROUTES),
+                (permissions.SOCKET_STATEMENT_ID, app_spec.SOCKET_ROUTES),
+            )
+            if kind in {route.function for route in targets} | {app_spec.AUTHORIZER_FUNCTION}
+        ]
+        for kind in FUNCTION_KINDS
+    }
     for kind in FUNCTION_KINDS:
-        assert len(permissions.statements(ctx, kind)) == 1
+        assert sorted(s["Sid"] for s in permissions.statements(ctx, kind)) == sorted(invokers[kind])
+        grants = deployer.client("iam").list_role_policies(RoleName=ctx.names.role(kind))
+        assert (iam.CONNECTIONS_POLICY_NAME in grants["PolicyNames"]) == (
+            app_spec.FUNCTIONS[kind].manages_connections
+        )
     deployer.log.clear()
     deployer.up()
     assert deployer.log.writes == []

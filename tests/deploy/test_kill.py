@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,10 +86,16 @@ def test_sigkill_then_up_finishes_the_job(server, workspace, kill_when):
 
     gw = session.client("apigatewayv2", endpoint_url=server)
     ours = [a for a in gw.get_apis()["Items"] if (a.get("Tags") or {}).get(TAG_KEY)]
-    assert [a["ApiEndpoint"] for a in ours] == [result["api_url"]]
-    assert len(gw.get_routes(ApiId=ours[0]["ApiId"])["Items"]) == len(app_spec.ROUTES)
-    assert len(gw.get_integrations(ApiId=ours[0]["ApiId"])["Items"]) == len(app_spec.ROUTES)
-    assert len(gw.get_stages(ApiId=ours[0]["ApiId"])["Items"]) == 1
+    by_protocol: dict[str, Any] = {a["ProtocolType"]: a for a in ours}
+    assert len(ours) == len(by_protocol) == 2  # one HTTP API, one WebSocket API
+    assert by_protocol["HTTP"]["ApiEndpoint"] == result["api_url"]
+    assert by_protocol["WEBSOCKET"]["ApiId"] in result["socket_url"]
+    for protocol, routes in (("HTTP", app_spec.ROUTES), ("WEBSOCKET", app_spec.SOCKET_ROUTES)):
+        api_id = by_protocol[protocol]["ApiId"]
+        targets = {route.function for route in routes}
+        assert len(gw.get_routes(ApiId=api_id)["Items"]) == len(routes)
+        assert len(gw.get_integrations(ApiId=api_id)["Items"]) == len(targets)
+        assert len(gw.get_stages(ApiId=api_id)["Items"]) == 1
     lam = session.client("lambda", endpoint_url=server)
     assert len(lam.list_functions()["Functions"]) == len(app_spec.FUNCTIONS)
     assert len(lam.list_layer_versions(LayerName="chatbot-deps")["LayerVersions"]) == 1

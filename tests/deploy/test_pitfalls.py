@@ -9,6 +9,7 @@ import boto3
 import botocore.exceptions
 import pytest
 
+from chatbot_deploy import app_spec
 from chatbot_deploy.app_spec import FUNCTION_KINDS, AppConfig
 from chatbot_deploy.aws import Aws
 from chatbot_deploy.deploy import api, bucket, functions, iam, permissions
@@ -97,10 +98,11 @@ def test_update_in_progress_waits_then_retries(deployer):
     )
     deployer.log.clear()
     deployer.up(config=AppConfig(model="gpt-4.1"))
-    assert seen["calls"] == 2
+    changed = [kind for kind, spec in app_spec.FUNCTIONS.items() if "model" in spec.values]
+    assert seen["calls"] == 1 + len(changed)  # one refusal, then each function's update
     calls = [op for _, op in deployer.log.calls]
-    first, second = (i for i, op in enumerate(calls) if op == "UpdateFunctionConfiguration")
-    assert "GetFunction" in calls[first + 1 : second]  # function_updated_v2 polled in between
+    updates = [i for i, op in enumerate(calls) if op == "UpdateFunctionConfiguration"]
+    assert "GetFunction" in calls[updates[0] + 1 : updates[-1]]  # function_updated_v2 polled
 
 
 def test_pending_function_is_waited_for_before_update(deployer):
@@ -145,10 +147,14 @@ def test_permissions_follow_a_replaced_api_without_piling_up(deployer):
     deployer.up()
     [new] = api.find_apis(ctx)
     assert new["ApiId"] != old["ApiId"]
-    for kind in FUNCTION_KINDS:
-        [statement] = permissions.statements(ctx, kind)
+    invoked = permissions.InvokePermissions().wanted(ctx)
+    for kind in invoked:
+        [statement] = [
+            s for s in permissions.statements(ctx, kind) if s["Sid"] == permissions.STATEMENT_ID
+        ]
         assert f":{new['ApiId']}/" in statement["Condition"]["ArnLike"]["AWS:SourceArn"]
-    assert deployer.log.writes.count(("lambda", "RemovePermission")) == len(FUNCTION_KINDS)
+    # only the HTTP API's statements: the WebSocket API's still point at the right one
+    assert deployer.log.writes.count(("lambda", "RemovePermission")) == len(invoked)
 
 
 def test_apis_are_found_by_tag_not_name(deployer):
@@ -224,8 +230,10 @@ def test_a_stage_changed_by_hand_is_put_back(deployer):
     deployer.up()
     updates: list[dict[str, Any]] = []
 
-    def answer(model: Any, **_: Any) -> Any:
-        if model.name == "GetStages":
+    [http] = api.find_apis(deployer.context())
+
+    def answer(model: Any, params: dict[str, Any], **_: Any) -> Any:
+        if model.name == "GetStages" and f"/apis/{http['ApiId']}/" in params["url_path"]:
             stage = {"StageName": "$default", "AutoDeploy": False}
             stage["DefaultRouteSettings"] = {**api.THROTTLING, "ThrottlingRateLimit": 1.0}
             return FakeHttp(200), {"Items": [stage]}

@@ -57,3 +57,75 @@ def test_each_route_has_its_own_throttle_and_login_the_tightest(deployer):
         stage["DefaultRouteSettings"]["ThrottlingRateLimit"]
         == api.THROTTLING["ThrottlingRateLimit"]
     )
+
+
+def _resources(policy: dict[str, Any]) -> list[str]:
+    return [r for statement in policy["Statement"] for r in statement["Resource"]]
+
+
+def test_conversation_functions_query_their_tables_index_by_its_exact_arn(deployer):
+    ctx = deployer.context()
+    prefix = f"arn:aws:dynamodb:{ctx.region}:{ctx.account}:table/chatbot-conversations"
+    for kind, spec in app_spec.FUNCTIONS.items():
+        policy = iam.function_policy(ctx, kind)
+        statements = {s["Sid"]: s for s in policy["Statement"]}
+        queries = any(
+            access.table == "conversations" and "dynamodb:Query" in access.actions
+            for access in spec.tables
+        )
+        if not queries:
+            assert not any("/index/" in r for r in _resources(policy)), kind
+            continue
+        index = statements["OwnConversationsIndexes"]
+        assert index["Action"] == ["dynamodb:Query"]  # nothing but queries on the index
+        assert index["Resource"] == [f"{prefix}/index/by-activity"]
+        assert statements["OwnConversations"]["Resource"] == [prefix]
+    assert {
+        kind for kind in app_spec.FUNCTIONS if "/index/" in str(iam.function_policy(ctx, kind))
+    } == {
+        "conversations",
+        "stream",
+    }
+
+
+def test_only_the_stream_function_may_send_to_connections_of_its_own_api_and_stage(deployer):
+    result = deployer.up()
+    ctx = deployer.context()
+    gw_api = result.socket_url.split("//")[1].split(".")[0]
+    expected = {
+        "Sid": "SendToOwnSocketConnections",
+        "Effect": "Allow",
+        "Action": ["execute-api:ManageConnections"],
+        "Resource": [
+            f"arn:aws:execute-api:{ctx.region}:{ctx.account}:{gw_api}/live/POST/@connections/*"
+        ],
+    }
+    assert iam.connections_policy(ctx, gw_api)["Statement"] == [expected]
+    client = deployer.client("iam")
+    for kind, spec in app_spec.FUNCTIONS.items():
+        role = ctx.names.role(kind)
+        names = client.list_role_policies(RoleName=role)["PolicyNames"]
+        assert (
+            (iam.CONNECTIONS_POLICY_NAME in names) == spec.manages_connections == (kind == "stream")
+        )
+        # the function's own policy never grants execute-api
+        assert "execute-api" not in str(iam.function_policy(ctx, kind))
+    deployed = client.get_role_policy(
+        RoleName=ctx.names.role("stream"), PolicyName=iam.CONNECTIONS_POLICY_NAME
+    )["PolicyDocument"]
+    assert deployed["Statement"] == [expected]
+
+
+def test_no_policy_has_a_wildcard_account_region_or_resource(deployer):
+    deployer.up()
+    ctx = deployer.context()
+    [socket] = api.find_apis(ctx, "WEBSOCKET")
+    policies = [iam.function_policy(ctx, kind) for kind in app_spec.FUNCTIONS]
+    policies.append(iam.connections_policy(ctx, socket["ApiId"]))
+    for policy in policies:
+        for resource in _resources(policy):
+            parts = resource.split(":", 5)
+            assert parts[:2] == ["arn", "aws"] and "*" not in parts[2:5], resource
+            # only a log group's streams and an API stage's connections end in a wildcard
+            name = parts[5]
+            assert "*" not in name or name.endswith((":*", "/POST/@connections/*")), resource
