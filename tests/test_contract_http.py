@@ -9,6 +9,7 @@ import base64
 import concurrent.futures
 import json
 import time
+from typing import Any
 
 import jwt
 import pytest
@@ -16,7 +17,7 @@ import pytest
 from chatbot_deploy import app_spec
 from chatbot_deploy.local import LocalUser, emulator, gateway
 from chatbot_lambda import chat as chat_handler
-from chatbot_lambda import signed_in, upstream, users
+from chatbot_lambda import conversations, signed_in, upstream, users
 from tests.support import contract, http
 from tests.support.local_app import API_KEY, PASSWORD, USERNAME, LocalApp
 
@@ -26,22 +27,23 @@ RAN: set[str] = set()  # the tests that ran (with their answers checked)
 
 @pytest.fixture(autouse=True)
 def every_answer_is_documented(monkeypatch, app, request):
-    """Each answer of POST /login and POST /chat must be a row of docs/api.md."""
+    """Each answer of a documented route must be a row of docs/api.md."""
     answers: list[tuple[str, http.Reply]] = []
     real = http.request
 
     def recording(method: str, url: str, *args, **kwargs) -> http.Reply:
         reply = real(method, url, *args, **kwargs)
-        route = f"{method} {url.removeprefix(app.url)}"
-        if route in contract.ROUTES:
+        route = contract.route_of(method, url.removeprefix(app.url))
+        if route is not None:
             answers.append((route, reply))
         return reply
 
     def recording_raw(base: str, data: bytes, *args, **kwargs) -> http.Reply:
         reply = real_raw(base, data, *args, **kwargs)
         method, target = data.decode("latin-1").split(" ", 2)[:2]
-        if f"{method} {target}" in contract.ROUTES:
-            answers.append((f"{method} {target}", reply))
+        route = contract.route_of(method, target)
+        if route is not None:
+            answers.append((route, reply))
         return reply
 
     real_raw = http.raw
@@ -476,6 +478,184 @@ def test_a_failing_authorizer_is_api_gateway_s_500(app, monkeypatch):
     reply = chat(app, "never.seen.before", [{"role": "user", "content": "hi"}])
     assert reply.status == 500
     assert reply.json() == {"message": "Internal Server Error"}
+
+
+# ------------------------------------------------------------------ the conversation routes
+def _store(app: LocalApp) -> tuple[Any, str]:
+    return app.aws.dynamodb, app.aws.names.table("conversations")
+
+
+def _conversation(app: LocalApp, user: str, title: str, *texts: str) -> str:
+    """A conversation made as the WebSocket function makes them (through the store)."""
+    db, table = _store(app)
+    made = conversations.create(db, table, user, model="test-model", title=title)
+    for index, text in enumerate(texts):
+        role = "user" if index % 2 == 0 else "assistant"
+        made, _ = conversations.append(db, table, user, made, role, text)
+    return made.id
+
+
+def _get(app: LocalApp, path: str, token: str | None) -> http.Reply:
+    return http.request("GET", f"{app.url}{path}", None, http.bearer(token) if token else {})
+
+
+def test_the_conversation_list_pages_newest_activity_first(app):
+    app.aws.add_user(LocalUser("erin", "erin-password-1"))
+    token = http.login(app.url, "erin", "erin-password-1")
+    first = _get(app, "/conversations", token)
+    assert (first.status, first.json()) == (200, {"conversations": [], "next": None})
+    made = [_conversation(app, "erin", f"c{n}", "hi") for n in range(22)]
+    _conversation(app, "frank", "not erin's", "hi")
+    page = _get(app, "/conversations", token)
+    assert page.status == 200
+    assert page.headers["cache-control"] == "no-store"
+    listed = page.json()["conversations"]
+    assert [item["id"] for item in listed] == made[::-1][:20]
+    assert set(listed[0]) == {"id", "title", "model", "created_at", "updated_at"}
+    cursor = page.json()["next"]
+    assert isinstance(cursor, str)
+    rest = _get(app, f"/conversations?cursor={cursor}", token)
+    assert rest.status == 200
+    assert [item["id"] for item in rest.json()["conversations"]] == made[1::-1]
+    assert rest.json()["next"] is None
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "e30", "eyJpZCI6ICJ4In0"])
+def test_a_cursor_the_api_did_not_give_is_a_400(app, token, cursor):
+    reply = _get(app, f"/conversations?cursor={cursor}", token)
+    assert reply.status == 400
+    assert isinstance(reply.json()["error"], str)
+
+
+def test_a_conversation_is_opened_with_its_messages(app, token):
+    conversation = _conversation(app, USERNAME, "Haiku", "Hi", "Hello!")
+    reply = _get(app, f"/conversations/{conversation}", token)
+    assert reply.status == 200
+    body = reply.json()
+    assert body["conversation"]["id"] == conversation
+    assert body["conversation"]["title"] == "Haiku"
+    assert body["messages"] == [
+        {"seq": 0, "role": "user", "content": "Hi"},
+        {"seq": 1, "role": "assistant", "content": "Hello!"},
+    ]
+
+
+def test_rename_keeps_the_activity_time(app, token):
+    conversation = _conversation(app, USERNAME, "Old", "Hi")
+    before = _get(app, f"/conversations/{conversation}", token).json()["conversation"]
+    reply = http.request(
+        "PATCH", f"{app.url}/conversations/{conversation}", {"title": "New"}, http.bearer(token)
+    )
+    assert reply.status == 200
+    assert reply.json() == {"conversation": {**before, "title": "New"}}
+
+
+BAD_TITLES = [
+    ("not json", b"nope"),
+    ("not an object", b"[]"),
+    ("no title", {}),
+    ("not a string", {"title": 5}),
+    ("empty", {"title": ""}),
+    ("only spaces", {"title": "   "}),
+    ("too long", {"title": "x" * 201}),
+]
+
+
+@pytest.mark.parametrize(("case", "body"), BAD_TITLES, ids=[c[0] for c in BAD_TITLES])
+def test_bad_renames_are_a_400(app, token, case, body):
+    conversation = _conversation(app, USERNAME, "Old", "Hi")
+    url = f"{app.url}/conversations/{conversation}"
+    reply = http.request("PATCH", url, body, http.bearer(token))
+    assert reply.status == 400
+    assert isinstance(reply.json()["error"], str)
+    assert _get(app, f"/conversations/{conversation}", token).json()["conversation"]["title"] == (
+        "Old"
+    )
+
+
+def test_delete_then_every_route_answers_404(app, token):
+    conversation = _conversation(app, USERNAME, "Doomed", "Hi", "Hello")
+    url = f"{app.url}/conversations/{conversation}"
+    reply = http.request("DELETE", url, None, http.bearer(token))
+    assert (reply.status, reply.json()) == (200, {"deleted": conversation})
+    not_found = {"error": "conversation not found"}
+    for method, body in (("GET", None), ("PATCH", {"title": "x"}), ("DELETE", None)):
+        reply = http.request(method, url, body, http.bearer(token))
+        assert (reply.status, reply.json()) == (404, not_found)
+
+
+@pytest.mark.parametrize("conversation", ["0" * 28, "not-an-id", "0" * 27 + "G"])
+def test_no_such_conversation_is_a_404(app, token, conversation):
+    for method, body in (("GET", None), ("PATCH", {"title": "x"}), ("DELETE", None)):
+        url = f"{app.url}/conversations/{conversation}"
+        reply = http.request(method, url, body, http.bearer(token))
+        assert (reply.status, reply.json()) == (404, {"error": "conversation not found"})
+
+
+def test_another_user_s_conversation_is_a_404_and_stays_as_it_was(app, token):
+    app.aws.add_user(LocalUser("grace", "grace-password-1"))
+    theirs = _conversation(app, "grace", "Grace's secret", "my secret")
+    url = f"{app.url}/conversations/{theirs}"
+    for method, body in (("GET", None), ("PATCH", {"title": "mine"}), ("DELETE", None)):
+        reply = http.request(method, url, body, http.bearer(token))
+        assert (reply.status, reply.json()) == (404, {"error": "conversation not found"})
+        assert b"secret" not in reply.body
+    listed = _get(app, "/conversations", token).json()["conversations"]
+    assert theirs not in [item["id"] for item in listed]
+    grace = http.login(app.url, "grace", "grace-password-1")
+    assert _get(app, f"/conversations/{theirs}", grace).json()["conversation"]["title"] == (
+        "Grace's secret"
+    )
+
+
+CONVERSATION_ROUTES = [
+    ("GET", "/conversations", None),
+    ("GET", "/conversations/{id}", None),
+    ("PATCH", "/conversations/{id}", {"title": "x"}),
+    ("DELETE", "/conversations/{id}", None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), CONVERSATION_ROUTES)
+def test_the_conversation_routes_need_a_valid_token(app, token, method, path, body):
+    url = f"{app.url}{path.replace('{id}', _conversation(app, USERNAME, 'Mine', 'Hi'))}"
+    missing = http.request(method, url, body, {})
+    assert (missing.status, missing.json()) == (401, {"message": "Unauthorized"})
+    forged = http.request(method, url, body, http.bearer(FORGED["garbage"](app)))
+    assert (forged.status, forged.json()) == (403, {"message": "Forbidden"})
+
+
+def test_the_conversation_routes_refuse_an_ended_session(app, monkeypatch):
+    monkeypatch.setattr(signed_in, "SESSION_CHECK_TTL_S", 0)
+    app.aws.add_user(LocalUser("heidi", "heidi-password-1"))
+    token = http.login(app.url, "heidi", "heidi-password-1")
+    conversation = _conversation(app, "heidi", "Hers", "Hi")
+    assert _get(app, "/conversations", token).status == 200
+    assert logout(app, token).status == 200
+    ended = {"error": "session ended; log in again"}
+    for method, path, body in CONVERSATION_ROUTES:
+        url = f"{app.url}{path.replace('{id}', conversation)}"
+        reply = http.request(method, url, body, http.bearer(token))
+        assert (reply.status, reply.json()) == (401, ended)
+    assert (
+        _get(
+            app, f"/conversations/{conversation}", http.login(app.url, "heidi", "heidi-password-1")
+        ).status
+        == 200
+    )  # nothing was deleted
+
+
+def test_the_conversation_routes_refuse_a_token_that_expired_while_cached(app):
+    conversation = _conversation(app, USERNAME, "Mine", "Hi")
+    expires = int(time.time()) + 2
+    token = jwt.encode(_claims(app, exp=expires), _secret(app))
+    assert _get(app, "/conversations", token).status == 200  # its authorization is cached
+    time.sleep(max(0.0, expires - time.time()) + 0.1)
+    expired = {"error": "session expired; log in again"}
+    for method, path, body in CONVERSATION_ROUTES:
+        url = f"{app.url}{path.replace('{id}', conversation)}"
+        reply = http.request(method, url, body, http.bearer(token))
+        assert (reply.status, reply.json()) == (401, expired)
 
 
 def test_the_contract_documents_exactly_the_route_table():

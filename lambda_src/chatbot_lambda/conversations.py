@@ -19,9 +19,10 @@ Conversation ids sort by creation time (12 hex digits of epoch ms, then 16 rando
 
 Writes without transactions (the functions may not use them): a message takes its ``seq``
 with a conditional update of its conversation's ``next_seq`` (two writers cannot take the
-same one), then its parts are put. Truncating deletes the messages first, then moves
-``next_seq`` back, so a crash in between leaves a gap in the numbers, never old parts that
-a new message of the same ``seq`` would be joined with. Deleting a conversation deletes its
+same one), then its parts are put. Truncating checks that ``next_seq`` is still what its
+caller read, deletes the messages, then moves ``next_seq`` back (conditionally again), so a
+crash in between leaves a gap in the numbers, never old parts that a new message of the
+same ``seq`` would be joined with. Deleting a conversation deletes its
 messages first and its item last: a DELETE that failed half way can be repeated.
 """
 
@@ -500,6 +501,12 @@ def truncate(
     """Delete the messages from ``from_seq`` on; the next message gets ``from_seq``.
     :class:`Conflict` if another writer added a message meanwhile."""
     from_seq = max(0, min(from_seq, conversation.next_seq))
+    # Checked before deleting, not only when moving next_seq: a stale read must not delete
+    # what another writer added since. (Without transactions a writer coming in between
+    # this check and the update below still can, within those few milliseconds; the
+    # update then fails and the client is told, 409.)
+    if get(dynamodb, table, user, conversation.id).next_seq != conversation.next_seq:
+        raise Conflict(conversation.id)
     keys = _message_keys(dynamodb, table, user, conversation.id, from_seq)
     _delete_keys(dynamodb, table, keys)
     try:

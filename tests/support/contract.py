@@ -8,7 +8,8 @@ Rules for reading a status table's body cell (the text between its first pair of
 - a cell may hold several bodies, each in backticks: any of them matches;
 - a 200 row, or a cell that says "as above" (the example JSON block before the table), is an
   example: an answer matches when it has the same keys (nested objects: a subset of them,
-  e.g. an empty ``usage``) and values of the same JSON types;
+  e.g. an empty ``usage``) and values of the same JSON types (a ``null`` stands for a
+  value that may be missing: null or a string, e.g. the list's ``next`` cursor);
 - any other row is a template: strings must be equal, except ``"..."`` (any string) and a
   string ending in ``...`` (that prefix, then anything).
 """
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 API_MD = Path(__file__).resolve().parents[2] / "docs" / "api.md"
-ROUTE_HEADING = re.compile(r"^## `(GET|POST) (/\S*)`")
+ROUTE_HEADING = re.compile(r"^## `(GET|POST|PATCH|DELETE) (/\S*)`")
 ROW = re.compile(r"^\| (\d{3}) \| (.*?) \| (.*) \|$")
 JSON_BLOCK = re.compile(r"```json\n(.*?)\n```", re.DOTALL)
 
@@ -68,6 +69,8 @@ def _same_shape(doc: Any, actual: Any, top: bool = True) -> bool:
         if set(actual) != set(doc) if top else not set(actual) <= set(doc):
             return False
         return all(_same_shape(doc[key], actual[key], top=False) for key in actual)
+    if doc is None:
+        return actual is None or isinstance(actual, str)
     if isinstance(doc, bool) or isinstance(actual, bool):
         return type(doc) is type(actual)
     if isinstance(doc, int | float):
@@ -86,6 +89,23 @@ def _fits(template: Any, actual: Any) -> bool:
         prefix = template.removesuffix("...").rstrip()
         return isinstance(actual, str) and actual.startswith(prefix)
     return bool(template == actual)
+
+
+def route_of(method: str, target: str) -> str | None:
+    """The documented route (``"GET /conversations/{id}"``) a request goes to, or None: a
+    ``{name}`` of the page's paths matches one whole segment; the query is not compared."""
+    given = target.split("?", 1)[0].split("/")
+    for route in ROUTES:
+        route_method, _, path = route.partition(" ")
+        wanted = path.split("/")
+        if route_method != method or len(wanted) != len(given):
+            continue
+        if all(
+            part == value or (part.startswith("{") and part.endswith("}") and value != "")
+            for part, value in zip(wanted, given, strict=True)
+        ):
+            return route
+    return None
 
 
 def documented(route: str, status: int, body: bytes) -> Row | None:
