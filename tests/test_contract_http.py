@@ -334,7 +334,8 @@ def test_a_missing_or_malformed_host_is_a_400(app, path, case, host, more):
 def test_config_json_points_at_this_server(app):
     reply = http.request("GET", f"{app.url}/config.json")
     assert reply.status == 200
-    assert reply.json() == {"apiUrl": app.url, "stack": "local"}
+    socket_url = app.url.replace("http://", "ws://") + "/socket"
+    assert reply.json() == {"apiUrl": app.url, "socketUrl": socket_url, "stack": "local"}
 
 
 def test_root_explains_when_the_web_app_is_not_built(app):

@@ -29,6 +29,12 @@ def send(app, data: bytes, **kw) -> http.Reply:
     return http.raw(app.url, data, **kw)
 
 
+def config_for(api_url: str) -> dict[str, str]:
+    """/config.json under `local`: the API and the WebSocket API on the request's host."""
+    socket_url = api_url.replace("http://", "ws://", 1) + "/socket"
+    return {"apiUrl": api_url, "socketUrl": socket_url, "stack": "local"}
+
+
 def json_answer(reply: http.Reply) -> tuple[int, object]:
     assert reply.headers["content-type"] == "application/json", reply.body[:200]
     return reply.status, reply.json()
@@ -119,7 +125,7 @@ def test_config_json_answers_for_this_server_s_names(app):
         "localhost",
     ):
         reply = send(app, http.build(app.url, "GET", "/config.json", host=host))
-        assert json_answer(reply) == (200, {"apiUrl": f"http://{host}", "stack": "local"})
+        assert json_answer(reply) == (200, config_for(f"http://{host}"))
 
 
 @pytest.mark.parametrize(
@@ -149,19 +155,19 @@ def test_an_absolute_form_target_must_name_this_server_too(app):
     reply = send(app, http.build(app.url, "GET", target))
     assert json_answer(reply)[0] == 421
     reply = send(app, http.build(app.url, "GET", f"{app.url}/config.json"))
-    assert json_answer(reply) == (200, {"apiUrl": app.url, "stack": "local"})
+    assert json_answer(reply) == (200, config_for(app.url))
 
 
 def test_http_1_0_without_host_gets_the_listen_address(app):
     reply = send(app, b"GET /config.json HTTP/1.0\r\n\r\n")
-    assert json_answer(reply) == (200, {"apiUrl": app.url, "stack": "local"})
+    assert json_answer(reply) == (200, config_for(app.url))
 
 
 def test_the_name_given_to_host_is_served(app, monkeypatch):
     # As LocalServer(("devbox.lan", port), ...) has it (see the next test).
     monkeypatch.setattr(app.server, "host_names", app.server.host_names | {"devbox.lan"})
     reply = send(app, http.build(app.url, "GET", "/config.json", host="DevBox.lan.:8000"))
-    assert json_answer(reply) == (200, {"apiUrl": "http://DevBox.lan.:8000", "stack": "local"})
+    assert json_answer(reply) == (200, config_for("http://DevBox.lan.:8000"))
 
 
 def test_listen_names_are_collected():

@@ -95,9 +95,10 @@ class LocalServer(ThreadingHTTPServer):
         self.api = api
         self.web_dir = web_dir
         self.stack = stack
-        super().__init__(address, RequestHandler)
-        # The WebSocket API on the same port, with the same functions (socket_api).
+        # The WebSocket API on the same port, with the same functions (socket_api); closed by
+        # server_close, which also runs when the port cannot be bound.
         self.sockets = SocketApi(api.handlers)
+        super().__init__(address, RequestHandler)
         # The host names it answers for besides IP literals and localhost: the name it was
         # told to listen on (`--host`), and this machine's name.
         self.host_names = {
