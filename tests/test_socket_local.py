@@ -21,7 +21,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from chatbot_deploy.local import socket_api
+from chatbot_deploy.local import LocalUser, socket_api
 from chatbot_deploy.local.server import LocalServer
 from chatbot_lambda import connections
 from tests.support import http
@@ -29,6 +29,7 @@ from tests.support.fake_openai import FakeOpenAI
 from tests.support.local_app import PASSWORD, USERNAME, LocalApp, running_local
 
 OK = {"statusCode": 200}
+OTHER, OTHER_PASSWORD = "bob", "bob-password-22"
 
 
 class StandIn:
@@ -99,14 +100,18 @@ class StandIn:
 
 
 @pytest.fixture(scope="module")
-def stand_in() -> StandIn:
-    return StandIn()
-
-
-@pytest.fixture(scope="module")
-def app(fake_openai: FakeOpenAI, stand_in: StandIn) -> Iterator[LocalApp]:
-    with running_local(fake_openai.base_url, handlers={"stream": stand_in}) as running:
+def app(fake_openai: FakeOpenAI) -> Iterator[LocalApp]:
+    users = (LocalUser(USERNAME, PASSWORD), LocalUser(OTHER, OTHER_PASSWORD))
+    with running_local(fake_openai.base_url, users=users) as running:
         yield running
+
+
+@pytest.fixture
+def stand_in(app: LocalApp, monkeypatch: pytest.MonkeyPatch) -> StandIn:
+    """The stream function replaced, for this test, by a stand-in (same app, same gateway)."""
+    replacement = StandIn()
+    monkeypatch.setitem(app.api.handlers, "stream", replacement)
+    return replacement
 
 
 @pytest.fixture(scope="module")
@@ -235,7 +240,9 @@ def test_a_message_reaches_the_function_with_the_connection_s_context(
 
 
 @pytest.mark.parametrize("body", ["{not json", "[1, 2]", '{"action": 5}', '{"no": "action"}'])
-def test_any_text_goes_to_the_default_route(app: LocalApp, token: str, body: str) -> None:
+def test_any_text_goes_to_the_default_route(
+    app: LocalApp, token: str, body: str, stand_in: StandIn
+) -> None:
     with open_socket(app, token) as ws:
         ws.send(body)
         frame = receive(ws)
@@ -250,7 +257,9 @@ def test_each_message_runs_in_its_own_thread(app: LocalApp, token: str, stand_in
         assert receive(ws) == {"released": True}
 
 
-def test_a_failing_function_gets_api_gateway_s_error_frame(app: LocalApp, token: str) -> None:
+def test_a_failing_function_gets_api_gateway_s_error_frame(
+    app: LocalApp, token: str, stand_in: StandIn
+) -> None:
     with open_socket(app, token) as ws:
         ws.send(json.dumps({"action": "crash"}))
         frame = receive(ws)
@@ -261,7 +270,7 @@ def test_a_failing_function_gets_api_gateway_s_error_frame(app: LocalApp, token:
 
 
 def test_a_function_past_the_integration_timeout_gets_the_gateway_s_frame_and_runs_on(
-    app: LocalApp, token: str, monkeypatch: pytest.MonkeyPatch
+    app: LocalApp, token: str, monkeypatch: pytest.MonkeyPatch, stand_in: StandIn
 ) -> None:
     monkeypatch.setattr(socket_api, "INTEGRATION_TIMEOUT_S", 0.1)
     with open_socket(app, token) as ws:
@@ -270,7 +279,9 @@ def test_a_function_past_the_integration_timeout_gets_the_gateway_s_frame_and_ru
         assert receive(ws) == {"woke": True}
 
 
-def test_a_message_of_128_kb_passes_and_a_larger_one_closes_1009(app: LocalApp, token: str) -> None:
+def test_a_message_of_128_kb_passes_and_a_larger_one_closes_1009(
+    app: LocalApp, token: str, stand_in: StandIn
+) -> None:
     assert socket_api.MAX_MESSAGE_BYTES == 128 * 1024
     envelope = json.dumps({"action": "size", "pad": ""})
     largest = json.dumps({"action": "size", "pad": "x" * (128 * 1024 - len(envelope))})
@@ -316,7 +327,7 @@ def test_close_runs_the_disconnect_route_and_the_connection_is_gone(
 
 
 def test_an_idle_connection_is_closed_1001(
-    app: LocalApp, token: str, monkeypatch: pytest.MonkeyPatch
+    app: LocalApp, token: str, monkeypatch: pytest.MonkeyPatch, stand_in: StandIn
 ) -> None:
     assert socket_api.IDLE_TIMEOUT_S == 600  # API Gateway's 10 minutes
     assert socket_api.MAX_CONNECTION_S == 2 * 60 * 60
