@@ -82,11 +82,11 @@ def sign_in(page: Any, username: str = USERNAME, password: str = PASSWORD) -> No
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_label("Message").wait_for()
+    page.get_by_label("Message", exact=True).wait_for()
 
 
 def send(page: Any, text: str) -> None:
-    box = page.get_by_label("Message")
+    box = page.get_by_label("Message", exact=True)
     box.fill(text)
     box.press("Enter")
 
