@@ -289,3 +289,27 @@ def test_against_aws_deployments_are_never_doubted(deployer):
     deployer.log.clear()
     assert emulators.lacks_deployments(ctx, "abc") is False
     assert deployer.log.calls == []
+
+
+def test_a_duplicate_socket_api_is_listed_then_removed_and_the_http_api_kept(deployer):
+    """Two racing runs could leave two WebSocket APIs tagged for the stack: the one with the
+    most routes is kept, the other removed; the HTTP API (same tag) is never taken for one."""
+    first = deployer.up()
+    gw = deployer.client("apigatewayv2")
+    duplicate = gw.create_api(
+        Name="chatbot-socket",
+        ProtocolType="WEBSOCKET",
+        RouteSelectionExpression=app_spec.SOCKET_ROUTE_SELECTION,
+        Tags={TAG_KEY: "chatbot"},
+    )
+    ctx = deployer.context()
+    listed = [r for r in inventory.take(ctx).resources if r.kind == "socket-api"]
+    assert len(listed) == 2
+    deployer.log.clear()
+    result = deployer.up()
+    assert result.socket_url == first.socket_url and result.api_url == first.api_url
+    assert [a["ApiId"] for a in api.find_apis(ctx, "WEBSOCKET")] == [_socket(deployer)["ApiId"]]
+    assert _socket(deployer)["ApiId"] != duplicate["ApiId"]
+    assert len(api.find_apis(ctx)) == 1
+    assert result.changed == ["sweep:socket-api"]
+    assert _gateway_writes(deployer) == [("apigatewayv2", "DeleteApi")]
