@@ -630,6 +630,25 @@ def request_stop(dynamodb: Any, table: str, user: str, connection_id: str, reque
     return True
 
 
+def stop_connection(dynamodb: Any, table: str, user: str, connection_id: str) -> int:
+    """Ask every answer running on a connection to stop (it closed); how many there were."""
+    running = _query_pages(
+        dynamodb,
+        TableName=table,
+        KeyConditionExpression="#u = :u AND begins_with(#id, :s)",
+        ProjectionExpression="#id",
+        ExpressionAttributeNames={"#u": KEY, "#id": RANGE_KEY},
+        ExpressionAttributeValues={
+            ":u": {"S": user},
+            ":s": {"S": f"{STREAM_PREFIX}{connection_id}#"},
+        },
+        ConsistentRead=True,
+    )
+    prefix = f"{STREAM_PREFIX}{connection_id}#"
+    requests = [item[RANGE_KEY]["S"].removeprefix(prefix) for item in running]
+    return sum(request_stop(dynamodb, table, user, connection_id, r) for r in requests)
+
+
 def stop_requested(
     dynamodb: Any, table: str, user: str, connection_id: str, request_id: str
 ) -> bool:

@@ -6,6 +6,8 @@ docs/api.md ("WebSocket: streamed answers") is the contract: the client's messag
 events (``requestContext.eventType`` CONNECT, DISCONNECT or MESSAGE); the authorizer's
 context (checked at ``$connect``) comes with each. Whatever a message holds, the handler
 answers ``{"statusCode": 200}`` and tells the client by frames: nothing raises out of it.
+``$connect`` is refused (403) for a token signed out since the authorizer allowed it;
+``$disconnect`` stops the connection's running answers.
 
 One answer, while it streams:
 
@@ -480,10 +482,43 @@ class Answer:
 
 
 # -- the handler -------------------------------------------------------------------------------
+def on_connect(event: dict[str, Any]) -> dict[str, Any]:
+    """The authorizer has allowed the token; refused here (403) is a token whose session
+    ended, which only the token itself tells (signed out with POST /logout): messages do
+    not carry it. A non-2xx answer to ``$connect`` refuses the handshake."""
+    query = event.get("queryStringParameters") or {}
+    token = query.get("token") if isinstance(query, dict) else None
+    try:
+        signed_in.username(identity(event), token.strip() if isinstance(token, str) else None)
+    except HttpError as refused:
+        logger.info("connection refused: %s", refused.message)
+        return {"statusCode": 403}
+    return dict(OK)
+
+
+def on_disconnect(event: dict[str, Any]) -> dict[str, Any]:
+    """Answers still running on the closed connection stop now, not at their next frame
+    (a model may think silently for a long time)."""
+    user = identity(event).get("username")
+    connection_id = (event.get("requestContext") or {}).get("connectionId")
+    if isinstance(user, str) and user and isinstance(connection_id, str) and connection_id:
+        dynamodb, table = clients.client("dynamodb"), settings.conversations_table_name()
+        conversations.stop_connection(dynamodb, table, user, connection_id)
+    return dict(OK)
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    request_context = event.get("requestContext") or {}
-    if request_context.get("eventType") != "MESSAGE":
-        return dict(OK)  # CONNECT (the authorizer has allowed it), DISCONNECT
+    kind = (event.get("requestContext") or {}).get("eventType")
+    try:
+        if kind == "CONNECT":
+            return on_connect(event)
+        if kind == "DISCONNECT":
+            return on_disconnect(event)
+    except Exception as exc:
+        logger.error("unhandled %s in %s (%s)", type(exc).__name__, __name__, kind)
+        return {"statusCode": 500} if kind == "CONNECT" else dict(OK)
+    if kind != "MESSAGE":
+        return dict(OK)
     invocation: Invocation | None = None
     try:
         invocation = Invocation(event, context)

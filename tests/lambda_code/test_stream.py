@@ -17,7 +17,15 @@ import pytest
 
 from chatbot_deploy import app_spec
 from chatbot_deploy.local import emulator, gateway
-from chatbot_lambda import connections, conversations, signed_in, stream, upstream, users
+from chatbot_lambda import (
+    connections,
+    conversations,
+    sessions,
+    signed_in,
+    stream,
+    upstream,
+    users,
+)
 from tests.support.fake_openai import BAD_KEY, FakeOpenAI, stream_text
 
 API_KEY = "sk-test-0123456789"
@@ -152,10 +160,40 @@ def deltas(frames: Frames, request: str) -> str:
 
 
 # -- the happy paths ---------------------------------------------------------------------------
+def connect(token: str, user: str = USER) -> dict[str, Any]:
+    message = event(None, kind="CONNECT", user=user)
+    message["queryStringParameters"] = {"token": token}
+    return stream.handler(message, None)
+
+
 def test_connect_and_disconnect_are_accepted(aws, frames):
-    for kind in ("CONNECT", "DISCONNECT"):
-        assert stream.handler(event(None, kind=kind), None) == {"statusCode": 200}
+    assert connect("header.claims.signature") == {"statusCode": 200}
+    assert stream.handler(event(None, kind="DISCONNECT"), None) == {"statusCode": 200}
     assert frames.sent == []
+
+
+def test_a_connection_with_a_signed_out_token_is_refused(aws, frames, monkeypatch):
+    monkeypatch.setattr(signed_in, "SESSION_CHECK_TTL_S", 0)
+    token = "header.claims.signature"
+    later = int(time.time()) + 60
+    sessions.revoke(aws.dynamodb, aws.names.table("revoked-tokens"), token, USER, later)
+    assert connect(token) == {"statusCode": 403}
+    assert connect("another.session.token") == {"statusCode": 200}
+    assert connect("another.session.token", user="nobody") == {"statusCode": 403}
+
+
+def test_a_closed_connection_stops_its_answers_at_once(aws, frames, fake_openai):
+    first = len(fake_openai.streams)
+    thread = in_thread(send("r1", "[[chunks:2x30]]"))  # silent: no frame would find it gone
+    record = fake_openai.wait_for_stream(first)
+    frames.wait("r1", "started")
+    frames.gone.add(CONNECTION)
+    closed = time.monotonic()
+    assert stream.handler(event(None, kind="DISCONNECT"), None) == {"statusCode": 200}
+    assert record.client_closed.wait(5)
+    assert time.monotonic() - closed < 1.0
+    thread.join(10)
+    assert not thread.is_alive()
 
 
 def test_a_new_conversation_streams_and_is_stored(aws, frames, fake_openai):
