@@ -313,3 +313,12 @@ def test_a_duplicate_socket_api_is_listed_then_removed_and_the_http_api_kept(dep
     assert len(api.find_apis(ctx)) == 1
     assert result.changed == ["sweep:socket-api"]
     assert _gateway_writes(deployer) == [("apigatewayv2", "DeleteApi")]
+
+
+def test_every_function_api_gateway_invokes_gets_a_permission_from_each_api_that_does(deployer):
+    ctx = deployer.context()
+    http = permissions.InvokePermissions().wanted(ctx)
+    socket = permissions.SocketInvokePermissions().wanted(ctx)
+    assert set(http) | set(socket) == set(app_spec.invoked_functions())
+    assert set(socket) == {"stream", app_spec.AUTHORIZER_FUNCTION}
+    assert set(http) == {route.function for route in app_spec.ROUTES} | {"authorizer"}
