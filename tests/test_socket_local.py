@@ -25,7 +25,7 @@ from chatbot_deploy.local import LocalUser, socket_api
 from chatbot_deploy.local.server import LocalServer
 from chatbot_lambda import connections
 from tests.support import http
-from tests.support.fake_openai import FakeOpenAI
+from tests.support.fake_openai import FakeOpenAI, stream_piece, stream_text
 from tests.support.local_app import PASSWORD, USERNAME, LocalApp, running_local
 
 OK = {"statusCode": 200}
@@ -365,3 +365,157 @@ def test_config_json_gives_the_socket_url(app: LocalApp) -> None:
     host = app.url.removeprefix("http://")
     assert reply.json()["socketUrl"] == f"ws://{host}/socket"
     assert reply.json()["apiUrl"] == app.url
+
+
+# -- end to end: the real stream function (docs/api.md's messages and frames) ---------------
+
+
+def frames_until_end(
+    ws: ClientConnection,
+    request: str,
+    timeout: float = 10,
+    gateway: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """The frames about ``request`` until its ``done`` or ``error``; frames from API Gateway
+    itself (``{"message": ...}``, e.g. "Endpoint request timed out") are skipped, as clients
+    must."""
+    frames: list[dict[str, Any]] = []
+    while True:
+        frame = receive(ws, timeout)
+        if "message" in frame and "type" not in frame:
+            if gateway is not None:
+                gateway.append(frame)
+            continue
+        assert frame.get("request") == request, frame
+        frames.append(frame)
+        if frame["type"] in ("done", "error"):
+            return frames
+
+
+def answer_text(frames: list[dict[str, Any]]) -> str:
+    return "".join(frame["text"] for frame in frames if frame["type"] == "delta")
+
+
+def send(ws: ClientConnection, request: str, content: str, **more: Any) -> None:
+    ws.send(json.dumps({"action": "send", "request": request, "content": content, **more}))
+
+
+def test_an_answer_streams_and_is_stored(app: LocalApp, token: str) -> None:
+    with open_socket(app, token) as ws:
+        send(ws, "r1", "hello there")
+        frames = frames_until_end(ws, "r1")
+    started, done = frames[0], frames[-1]
+    assert started["type"] == "started" and started["user_seq"] == 0
+    assert done["type"] == "done" and done["stopped"] is False
+    assert answer_text(frames) == "echo: hello there"
+    conversation = started["conversation"]["id"]
+    reply = http.request(
+        "GET", f"{app.url}/conversations/{conversation}", headers=http.bearer(token)
+    )
+    assert reply.status == 200
+    assert [m["content"] for m in reply.json()["messages"]] == ["hello there", "echo: hello there"]
+
+
+def test_an_unknown_action_gets_an_error_frame(app: LocalApp, token: str) -> None:
+    with open_socket(app, token) as ws:
+        ws.send(json.dumps({"action": "dance", "request": "r9"}))
+        frame = receive(ws)
+        assert frame["type"] == "error" and frame["request"] == "r9" and frame["status"] == 400
+        send(ws, "r10", "still open")  # the connection stays usable
+        assert frames_until_end(ws, "r10")[-1]["type"] == "done"
+
+
+@pytest.mark.parametrize("body", ["{not json", "[1, 2]", '"just a string"'])
+def test_malformed_json_gets_an_error_frame_without_a_request(
+    app: LocalApp, token: str, body: str
+) -> None:
+    with open_socket(app, token) as ws:
+        ws.send(body)
+        frame = receive(ws)
+    assert frame["type"] == "error" and frame["status"] == 400
+    assert frame["request"] is None
+
+
+def test_another_user_cannot_read_a_conversation_over_the_socket(app: LocalApp, token: str) -> None:
+    with open_socket(app, token) as ws:
+        send(ws, "mine", "a secret of alice's")
+        conversation = frames_until_end(ws, "mine")[0]["conversation"]["id"]
+    other = http.login(app.url, OTHER, OTHER_PASSWORD)
+    with open_socket(app, other) as ws:
+        send(ws, "b1", "what did she say?", conversation=conversation)
+        refused_send = frames_until_end(ws, "b1")
+        ws.send(json.dumps({"action": "regenerate", "request": "b2", "conversation": conversation}))
+        refused_regenerate = frames_until_end(ws, "b2")
+    for frames in (refused_send, refused_regenerate):
+        assert frames == [frames[0]]  # one frame: nothing started, nothing of hers
+        assert {key: frames[0][key] for key in ("type", "status", "error")} == {
+            "type": "error",
+            "status": 404,
+            "error": "conversation not found",
+        }
+        assert "secret" not in json.dumps(frames)
+    reply = http.request(
+        "GET", f"{app.url}/conversations/{conversation}", headers=http.bearer(other)
+    )
+    assert (reply.status, reply.json()) == (404, {"error": "conversation not found"})
+
+
+def test_stop_closes_the_upstream_request_within_a_second(
+    app: LocalApp, token: str, fake_openai: FakeOpenAI
+) -> None:
+    first = len(fake_openai.streams)
+    with open_socket(app, token) as ws:
+        send(ws, "long", "[[chunks:60x0.5]]")
+        assert receive(ws)["type"] == "started"
+        record = fake_openai.wait_for_stream(first)
+        delta = receive(ws)  # the model is writing
+        assert delta["type"] == "delta" and delta["text"] == stream_piece(1)
+        ws.send(json.dumps({"action": "stop", "request": "long"}))
+        stopped_at = time.monotonic()
+        # "~1 s": the stop flag is read every 0.5 s, then the call is cancelled at once.
+        assert record.client_closed.wait(1.5)
+        seen = time.monotonic() - stopped_at
+        frames = frames_until_end(ws, "long")
+    assert seen < 1.5
+    assert frames[-1]["type"] == "done" and frames[-1]["stopped"] is True
+    assert not record.finished.is_set() and record.sent < 60
+    text = delta["text"] + answer_text(frames)
+    assert stream_text(60).startswith(text)
+
+
+def test_closing_the_socket_mid_answer_closes_the_upstream_request(
+    app: LocalApp, token: str, fake_openai: FakeOpenAI
+) -> None:
+    first = len(fake_openai.streams)
+    with open_socket(app, token) as ws:
+        send(ws, "tab", "[[chunks:60x0.5]]")
+        assert receive(ws)["type"] == "started"
+        record = fake_openai.wait_for_stream(first)
+    assert record.client_closed.wait(5)
+    assert not record.finished.is_set()
+
+
+def test_a_signed_out_token_is_refused_at_the_handshake(app: LocalApp) -> None:
+    token = http.login(app.url, USERNAME, PASSWORD)  # its own token: nothing cached about it
+    assert http.post(f"{app.url}/logout", None, http.bearer(token)).status == 200
+    # The authorizer checks the token alone; the $connect function refuses an ended session.
+    assert refused(app, f"?token={token}") == (403, {"message": "Forbidden"})
+
+
+@pytest.mark.slow
+def test_a_40_second_answer_arrives_whole(
+    app: LocalApp, token: str, fake_openai: FakeOpenAI
+) -> None:
+    # One chunk a second for 40 s: past /chat's 25 s and the gateway's 29 s (whose
+    # "Endpoint request timed out" frame the client skips), the whole answer arrives.
+    first = len(fake_openai.streams)
+    gateway: list[dict[str, Any]] = []
+    with open_socket(app, token) as ws:
+        send(ws, "forty", "[[chunks:40x1]]")
+        frames = frames_until_end(ws, "forty", timeout=10, gateway=gateway)
+    assert [frame["message"] for frame in gateway] == ["Endpoint request timed out"]
+    record = fake_openai.wait_for_stream(first)
+    assert record.finished.is_set() and record.sent == 40
+    assert frames[-1]["type"] == "done" and frames[-1]["stopped"] is False
+    assert answer_text(frames) == stream_text(40)
+    assert sum(frame["type"] == "delta" for frame in frames) >= 20  # it streamed
