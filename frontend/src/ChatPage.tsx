@@ -93,7 +93,8 @@ export function ChatPage(props: Props) {
   const currentId = useRef(conversationId);
   currentId.current = conversationId;
   const socketRef = useRef<StreamSocket | null>(null);
-  const buffered = useRef(new Map<string, Target & { pending: string }>());
+  /** Deltas not yet applied, per request: where they go and their text. */
+  const buffered = useRef(new Map<string, { target: Target; pending: string }>());
   const cancelFrame = useRef<(() => void) | null>(null);
   const headingRef = useRef<HTMLHeadingElement>(null);
   const inputRef = useRef<HTMLTextAreaElement>(null);
@@ -195,10 +196,11 @@ export function ChatPage(props: Props) {
       if (cached) dispatch(id, { type: "loaded", ...cached });
     }
     dispatch(id, { type: "loading" });
+    const asks = latestThreads.current[id]?.asks ?? 0;
     try {
       const opened = await api.getConversation(session.token, id);
       if (gone.current) return;
-      dispatch(id, { type: "loaded", ...opened });
+      dispatch(id, { type: "loaded", ...opened, asks });
       setList((shown) => replace(shown, opened.conversation));
     } catch (error) {
       if (gone.current) return;
@@ -273,10 +275,8 @@ export function ChatPage(props: Props) {
   function flushDeltas() {
     cancelFrame.current?.();
     cancelFrame.current = null;
-    for (const [request, target] of buffered.current) {
-      if (target.pending !== "") {
-        dispatch(target.key, { type: "delta", request, text: target.pending });
-      }
+    for (const [request, { target, pending }] of buffered.current) {
+      dispatch(target.key, { type: "delta", request, text: pending });
     }
     buffered.current.clear();
   }
@@ -302,7 +302,7 @@ export function ChatPage(props: Props) {
         target.text += text;
         const entry = buffered.current.get(request);
         if (entry) entry.pending += text;
-        else buffered.current.set(request, { ...target, key: target.key, pending: text });
+        else buffered.current.set(request, { target, pending: text });
         cancelFrame.current ??= nextFrame(flushDeltas);
       },
       done(frame) {
@@ -343,20 +343,25 @@ export function ChatPage(props: Props) {
     socket().stop(streaming.request);
   }
 
+  // Retry, Regenerate and Edit go away while the answer streams: focus moves to the
+  // composer (where Stop is) instead of being lost.
   function retry() {
     if (key && thread.retry) start(key, thread.retry);
+    inputRef.current?.focus();
   }
 
   function regenerate() {
     if (key && thread.conversation) {
       start(key, { action: "regenerate", conversation: thread.conversation.id });
     }
+    inputRef.current?.focus();
   }
 
   function edit(seq: number, content: string) {
     if (key && thread.conversation) {
       start(key, { action: "send", conversation: thread.conversation.id, edit: seq, content });
     }
+    inputRef.current?.focus();
   }
 
   /** Close the drawer if open, then `focus` (the chat can only take focus once it is no

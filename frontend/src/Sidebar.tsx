@@ -109,6 +109,18 @@ export function Sidebar(props: Props) {
   const { conversations, currentId, open, signingOut, listState } = props;
   const newChatRef = useRef<HTMLButtonElement>(null);
   const [renaming, setRenaming] = useState<string | null>(null);
+  const navRef = useRef<HTMLElement>(null);
+  /** The conversation whose link takes focus once its rename form has gone. */
+  const focusAfterRename = useRef<string | null>(null);
+
+  useEffect(() => {
+    const id = focusAfterRename.current;
+    if (renaming !== null || id === null) return;
+    focusAfterRename.current = null;
+    navRef.current
+      ?.querySelector<HTMLAnchorElement>(`a[href="${formatRoute({ page: "chat", id })}"]`)
+      ?.focus();
+  }, [renaming]);
 
   useEffect(() => {
     if (!open) return;
@@ -134,7 +146,7 @@ export function Sidebar(props: Props) {
         <PlusIcon />
         New chat
       </button>
-      <nav class="history" aria-label="Past conversations">
+      <nav class="history" aria-label="Past conversations" ref={navRef}>
         {props.error && (
           <p class="history-error" role="alert">
             {props.error}
@@ -151,7 +163,10 @@ export function Sidebar(props: Props) {
                   <RenameForm
                     conversation={conversation}
                     onRename={props.onRename}
-                    onDone={() => setRenaming(null)}
+                    onDone={() => {
+                      focusAfterRename.current = conversation.id;
+                      setRenaming(null);
+                    }}
                   />
                 ) : (
                   <>

@@ -39,6 +39,9 @@ export interface Thread {
   /** What Retry asks after `error`. */
   retry: Ask | null;
   load: Load;
+  /** How many requests this page made in it: an answer read from the server before the
+   * latest of them cannot replace what the page shows since. */
+  asks: number;
 }
 
 export const EMPTY_THREAD: Thread = {
@@ -48,11 +51,13 @@ export const EMPTY_THREAD: Thread = {
   error: null,
   retry: null,
   load: "ready",
+  asks: 0,
 };
 
 export type ThreadAction =
   | { type: "loading" }
-  | { type: "loaded"; conversation: ConversationSummary; messages: StoredMessage[] }
+  /** `asks`: the thread's `asks` when the request was made (undefined: a cache's copy). */
+  | { type: "loaded"; conversation: ConversationSummary; messages: StoredMessage[]; asks?: number }
   | { type: "load-failed"; error: ApiError }
   | { type: "ask"; request: string; ask: Ask }
   | { type: "started"; request: string; frame: StartedFrame }
@@ -92,8 +97,11 @@ export function threadReducer(thread: Thread, action: ThreadAction): Thread {
     case "loading":
       return thread.load === "ready" && thread.conversation ? thread : { ...thread, load: "loading" };
     case "loaded":
-      // An answer streaming here is newer than what the server had when it was read.
-      if (thread.streaming) return { ...thread, conversation: action.conversation, load: "ready" };
+      // An answer streaming here, or asked for since the server was asked, is newer than
+      // what the server had when it was read.
+      if (thread.streaming || (action.asks !== undefined && action.asks !== thread.asks)) {
+        return { ...thread, conversation: action.conversation, load: "ready" };
+      }
       return {
         ...thread,
         conversation: action.conversation,
@@ -119,6 +127,7 @@ export function threadReducer(thread: Thread, action: ThreadAction): Thread {
         },
         error: null,
         retry: null,
+        asks: thread.asks + 1,
       };
     case "renamed":
       return { ...thread, conversation: action.conversation };
@@ -224,7 +233,7 @@ export function threadsReducer(
   if (action.type === "forget") return key in threads ? withoutThread(threads, key) : threads;
   const before = threads[key] ?? EMPTY_THREAD;
   const after = threadReducer(before, action);
-  if (after === before && key in threads) return threads;
+  if (after === before) return threads; // nothing changed (also: frames of a forgotten one)
   if (action.type === "started" && after !== before && action.frame.conversation.id !== key) {
     const { [key]: _draft, ...rest } = threads;
     return { ...rest, [action.frame.conversation.id]: after };

@@ -268,6 +268,7 @@ describe("a streamed answer", () => {
     const request = lastSent().request as string;
     expect(lastSent()).toEqual({ action: "regenerate", conversation: ID, request });
     expect(answers()).toEqual([]);
+    expect(document.activeElement?.id).toBe("prompt"); // where Stop is, not lost
     await frame({ type: "started", request, conversation: HAIKU, user_seq: 0, answer_seq: 1 });
     await frame({ type: "delta", request, text: "Two" });
     await frame({ type: "done", request, stopped: false, usage: {} });
@@ -403,6 +404,7 @@ describe("conversations on the server", () => {
     await click("Save");
     expect(api.renameConversation).toHaveBeenCalledWith("alice-token", ID, "Haiku about Lambda");
     expect(sidebarTitles()).toEqual(["Haiku about Lambda", "Older"]); // its place stays
+    expect(document.activeElement?.textContent).toBe("Haiku about Lambda");
   });
 
   it("shows why a rename was refused, keeping what was typed", async () => {

@@ -150,6 +150,21 @@ describe("loading", () => {
     expect(loaded.conversation?.title).toBe("Renamed");
   });
 
+  it("does not replace an exchange asked for after the server was read", () => {
+    const asks = LOADED.asks;
+    const t = run(
+      LOADED,
+      { type: "ask", request: "r2", ask: { action: "send", conversation: CONVERSATION.id, content: "More" } },
+      started("r2", 4, 5),
+      { type: "delta", request: "r2", text: "Yes" },
+      { type: "done", request: "r2", stopped: false },
+    );
+    const stale = run(t, { type: "loaded", conversation: CONVERSATION, messages: [], asks });
+    expect(stale.messages).toEqual(t.messages);
+    const fresh = run(t, { type: "loaded", conversation: CONVERSATION, messages: [], asks: t.asks });
+    expect(fresh.messages).toEqual([]);
+  });
+
   it("says a conversation that is not there, and keeps what it showed on other failures", () => {
     const missing = run(EMPTY_THREAD, { type: "loading" }, { type: "load-failed", error: new ApiError("not-found", "Conversation not found.", 404) });
     expect(missing.load).toBe("missing");
