@@ -11,6 +11,7 @@ function's answers are checked end to end below it.
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from chatbot_lambda import connections
 from tests.support import http
 from tests.support.fake_openai import FakeOpenAI, stream_piece, stream_text
 from tests.support.local_app import PASSWORD, USERNAME, LocalApp, running_local
+from tests.test_cli_local import start_local, url_of
 
 OK = {"statusCode": 200}
 OTHER, OTHER_PASSWORD = "bob", "bob-password-22"
@@ -519,3 +521,39 @@ def test_a_40_second_answer_arrives_whole(
     assert frames[-1]["type"] == "done" and frames[-1]["stopped"] is False
     assert answer_text(frames) == stream_text(40)
     assert sum(frame["type"] == "delta" for frame in frames) >= 20  # it streamed
+
+
+# -- `chatbot-deploy local` as a user runs it ------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_local_stops_cleanly_with_a_socket_streaming(
+    fake_openai: FakeOpenAI, signum: signal.Signals
+) -> None:
+    env = {"OPENAI_API_KEY": "sk-from-env", "OPENAI_BASE_URL": fake_openai.base_url}
+    proc, output = start_local("--user", f"{USERNAME}:{PASSWORD}", env=env)
+    try:
+        base = url_of(output)
+        token = http.login(base, USERNAME, PASSWORD)
+        first = len(fake_openai.streams)
+        with connect(f"{base.replace('http', 'ws')}/socket?token={token}", proxy=None) as ws:
+            send(ws, "r1", "[[chunks:60x0.5]]")
+            assert receive(ws)["type"] == "started"
+            record = fake_openai.wait_for_stream(first)
+            proc.send_signal(signum)
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:  # the deltas so far, then the close
+                    receive(ws)
+        rest, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+    assert record.client_closed.wait(5)  # the answer's provider call ended with it
+    assert proc.returncode == 0, rest
+    assert "Stopped." in rest and "Traceback" not in rest
+    assert f"{base.replace('http', 'ws')}/socket?token=<JWT>" in output
+    assert "WS /socket connect 101" in rest + output and "WS /socket close 1001" in rest
+    assert token not in output + rest

@@ -93,7 +93,12 @@ def local(
             except OSError as exc:
                 raise UserError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
         routes = ", ".join(route.route_key for route in app_spec.ROUTES)
-        rows = [["App", f"{server.url}/"], ["API", f"{server.url}  ({routes})"]]
+        socket_url = server.url.replace("http://", "ws://", 1) + app_spec.LOCAL_SOCKET_PATH
+        rows = [
+            ["App", f"{server.url}/"],
+            ["API", f"{server.url}  ({routes})"],
+            ["Socket", f"{socket_url}?token=<JWT>  (streamed answers)"],
+        ]
         for item in users:
             shown = item.password if generated else "(as given)"
             rows.append(["User", f"{item.username}  password: {shown}"])
