@@ -281,6 +281,11 @@ def test_a_function_past_the_integration_timeout_gets_the_gateway_s_frame_and_ru
         assert receive(ws) == {"woke": True}
 
 
+def in_frames(message: str, size: int = 32 * 1024) -> list[str]:
+    """``message`` in fragments of at most ``size`` bytes (ASCII), one frame each."""
+    return [message[start : start + size] for start in range(0, len(message), size)]
+
+
 def test_a_message_of_128_kb_passes_and_a_larger_one_closes_1009(
     app: LocalApp, token: str, stand_in: StandIn
 ) -> None:
@@ -289,9 +294,24 @@ def test_a_message_of_128_kb_passes_and_a_larger_one_closes_1009(
     largest = json.dumps({"action": "size", "pad": "x" * (128 * 1024 - len(envelope))})
     assert len(largest.encode()) == 128 * 1024
     with open_socket(app, token) as ws:
-        ws.send(largest)
+        ws.send(in_frames(largest))  # four frames of 32 KB, as API Gateway requires
         assert receive(ws) == {"size": 128 * 1024}
-        ws.send(largest[:-2] + 'x"}')  # one byte more
+        ws.send(in_frames(largest[:-2] + 'x"}'))  # one byte more
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+
+def test_a_frame_of_32_kb_passes_and_a_larger_one_closes_1009(
+    app: LocalApp, token: str, stand_in: StandIn
+) -> None:
+    assert socket_api.MAX_FRAME_BYTES == 32 * 1024
+    envelope = json.dumps({"action": "size", "pad": ""})
+    largest = json.dumps({"action": "size", "pad": "x" * (32 * 1024 - len(envelope))})
+    with open_socket(app, token) as ws:
+        ws.send(largest)  # one frame, as a browser sends any message
+        assert receive(ws) == {"size": 32 * 1024}
+        ws.send(largest[:-2] + 'x"}')
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(5)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009

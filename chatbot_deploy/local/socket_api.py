@@ -18,7 +18,8 @@ What API Gateway does, done the same way (docs/api.md, "WebSocket: streamed answ
   and the authorizer's context, its values as strings, as API Gateway passes them. A function
   that fails gets the client API Gateway's frame ``{"message": "Internal server error", ...}``;
   one still running after 29 s gets ``{"message": "Endpoint request timed out", ...}`` (and
-  runs on). A binary frame closes the connection with 1003, a message over 128 KB with 1009.
+  runs on). A binary frame closes the connection with 1003, a message over 128 KB or a frame
+  over 32 KB with 1009.
 - On close, the ``$disconnect`` route's function, with the close code.
 - It closes a connection idle for ``IDLE_TIMEOUT_S`` (10 minutes) or open for
   ``MAX_CONNECTION_S`` (2 hours), with 1001 (going away).
@@ -57,6 +58,9 @@ logger = logging.getLogger("chatbot_deploy.local")
 
 # API Gateway's WebSocket quotas (none adjustable).
 MAX_MESSAGE_BYTES = 128 * 1024  # "Message payload size: 128 KB"; larger: closed with 1009
+# "WebSocket frame size: 32 KB": a larger message must come in several frames (a browser
+# sends each message as one frame); a larger frame is closed with 1009 too.
+MAX_FRAME_BYTES = 32 * 1024
 IDLE_TIMEOUT_S = 10 * 60  # "Idle Connection Timeout: 10 minutes"
 MAX_CONNECTION_S = 2 * 60 * 60  # "Connection duration for WebSocket API: 2 hours"
 INTEGRATION_TIMEOUT_S = 29.0  # the gateway stops waiting for a function (it runs on)
@@ -325,7 +329,7 @@ class SocketApi:
         started = time.perf_counter()
         if self._closed:
             return Refusal(503, "Service Unavailable", "local is stopping")
-        protocol = ServerProtocol(max_size=MAX_MESSAGE_BYTES)
+        protocol = ServerProtocol(max_size=(MAX_MESSAGE_BYTES, MAX_FRAME_BYTES))
         # The protocol reads the handshake itself (it then expects frames): it is given the
         # request as it came, the HTTP server having read it from the socket.
         lines = [request_line, *(f"{key}: {value}" for key, value in headers), "", ""]
