@@ -58,6 +58,7 @@ ACTIONS = ("send", "regenerate", "stop")
 
 FRAME_INTERVAL_S = 0.1  # at most one delta frame per 100 ms …
 MAX_FRAME_CHARS = 8_000  # … of at most this much text (a frame stays within 32 KB)
+MAX_FRAME_BYTES = 32 * 1024  # API Gateway's WebSocket frame limit
 WATCH_INTERVAL_S = 0.5  # how often the stop flag, the token and the time left are read
 # An answer still streaming this long before the function's timeout is ended, so that its
 # text is stored and the client told (504) before Lambda stops the function.
@@ -110,6 +111,23 @@ def error_frame(request: str | None, status: int, message: str) -> bytes:
 
 def pieces(text: str, size: int = MAX_FRAME_CHARS) -> list[str]:
     return [text[start : start + size] for start in range(0, len(text), size)]
+
+
+def delta_frames(request: str, text: str) -> list[bytes]:
+    """``text`` as delta frames of at most MAX_FRAME_CHARS characters, each within API
+    Gateway's 32 KB (a piece whose JSON is longer, control characters escaped as
+    ``\\u0001``, is halved)."""
+    found: list[bytes] = []
+    pending = pieces(text)
+    while pending:
+        piece = pending.pop(0)
+        data = frame("delta", request, text=piece)
+        if len(data) > MAX_FRAME_BYTES and len(piece) > 1:
+            half = len(piece) // 2
+            pending[:0] = [piece[:half], piece[half:]]
+        else:
+            found.append(data)
+    return found
 
 
 # -- the client's message ----------------------------------------------------------------------
@@ -384,6 +402,17 @@ class Answer:
         with self._send_lock:
             self._flush(due_only)
 
+    def flush_last(self) -> None:
+        """Send what is left once the answer ended: also this frame keeps to the rule,
+        after at least FRAME_INTERVAL_S since the one before."""
+        with self._send_lock:
+            with self._lock:
+                waiting = bool(self._pending)
+            wait = self._last_frame + FRAME_INTERVAL_S - time.monotonic()
+            if waiting and wait > 0 and self.reason != "gone":
+                time.sleep(wait)
+            self._flush(due_only=False)
+
     def _flush(self, due_only: bool) -> None:
         if self.reason == "gone":
             return
@@ -396,8 +425,8 @@ class Answer:
             return
         self._last_frame = time.monotonic()
         try:
-            for piece in pieces(text):
-                self.invocation.send(frame("delta", self.request, text=piece))
+            for data in delta_frames(self.request, text):
+                self.invocation.send(data)
         except connections.Gone:
             self.end_early("gone")
 
@@ -439,18 +468,18 @@ class Answer:
         watchdog.start()
         failure: HttpError | None = None
         try:
-            for text in self.stream:
-                self.received(text)
-        except upstream.UpstreamError as exc:
-            failure = exc
-        except Exception:
-            self.stream.cancel()
-            raise
+            try:
+                for text in self.stream:
+                    self.received(text)
+            except upstream.UpstreamError as exc:
+                failure = exc
+            finally:
+                self.stream.cancel()  # nothing to do after its end; ends it on an error
+                self._ended.set()
+                watchdog.join()
+            self.flush_last()
         finally:
-            self._ended.set()
-            watchdog.join()
-        self.flush()
-        self._store(conversation)
+            self._store(conversation)  # whatever ended it, even an unexpected error
         if self.reason == "gone":
             return
         if failure is not None:
