@@ -6,6 +6,7 @@ import {
   type Cache,
   appendPage,
   loadCache,
+  mergeFirstPage,
   remove,
   replace,
   saveCache,
@@ -189,6 +190,17 @@ export function ChatPage(props: Props) {
     }
   }
 
+  /** The first page again, merged into what is shown (pages loaded after it stay). */
+  async function refreshList() {
+    try {
+      const page = await api.listConversations(session.token);
+      if (gone.current) return;
+      setList((shown) => mergeFirstPage(shown, page.conversations));
+    } catch (error) {
+      if (!gone.current) failed(error); // a refused token ends the session; else keep the list
+    }
+  }
+
   async function open(id: string) {
     const known = latestThreads.current[id];
     if (!known) {
@@ -212,6 +224,24 @@ export function ChatPage(props: Props) {
       }
     }
   }
+
+  // Back to this tab (or online again): what other devices did since shows here, and a
+  // connection waiting to retry tries now.
+  useEffect(() => {
+    const onVisible = () => {
+      if (document.visibilityState !== "visible") return;
+      void refreshList();
+      const id = currentId.current;
+      if (id && !latestThreads.current[id]?.streaming) void open(id);
+    };
+    const onOnline = () => socketRef.current?.retryNow();
+    document.addEventListener("visibilitychange", onVisible);
+    window.addEventListener("online", onOnline);
+    return () => {
+      document.removeEventListener("visibilitychange", onVisible);
+      window.removeEventListener("online", onOnline);
+    };
+  }, []);
 
   useEffect(() => {
     void loadList(null);

@@ -68,6 +68,19 @@ export function appendPage(
   return [...list, ...page.filter((c) => !seen.has(c.id))];
 }
 
+/** The first page read again: its conversations first, in its order, then those shown that
+ * are older than all of it (from further pages). One shown that the page lacks though it is
+ * newer than the page's oldest was deleted elsewhere: it goes. */
+export function mergeFirstPage(
+  list: readonly ConversationSummary[],
+  page: readonly ConversationSummary[],
+): ConversationSummary[] {
+  const oldest = page.at(-1);
+  if (!oldest) return []; // none at all
+  const fresh = new Set(page.map((c) => c.id));
+  return [...page, ...list.filter((c) => !fresh.has(c.id) && c.updated_at < oldest.updated_at)];
+}
+
 function isOpened(value: unknown): value is OpenedConversation {
   return (
     isObject(value) &&

@@ -384,6 +384,20 @@ describe("conversations on the server", () => {
     expect(JSON.parse(localStorage.getItem(cacheKey("alice"))!).opened[0]).toEqual(opened);
   });
 
+  it("shows what other devices did when the tab is visible again", async () => {
+    const listConversations = vi
+      .fn<Api["listConversations"]>()
+      .mockResolvedValueOnce({ conversations: [OLDER], next: null })
+      .mockResolvedValue({ conversations: [HAIKU, OLDER], next: null });
+    await mount(fakeApi({ listConversations }));
+    expect(sidebarTitles()).toEqual(["Older"]);
+    await act(async () => {
+      document.dispatchEvent(new Event("visibilitychange"));
+    });
+    await settle();
+    expect(sidebarTitles()).toEqual(["Write a haiku", "Older"]);
+  });
+
   it("says when a conversation is not there", async () => {
     window.location.hash = `#/c/${ID}`;
     await mount(fakeApi());

@@ -10,6 +10,7 @@ import {
   cacheKey,
   forgetConversations,
   loadCache,
+  mergeFirstPage,
   remove,
   replace,
   saveCache,
@@ -49,6 +50,19 @@ describe("the list", () => {
     expect(upsert(list, summary(3, "new")).map((c) => c.title)).toEqual(["new", "chat 1", "chat 2"]);
     expect(replace(list, summary(2, "renamed")).map((c) => c.title)).toEqual(["chat 1", "renamed", "chat 3"]);
     expect(remove(list, "id2").map((c) => c.id)).toEqual(["id1", "id3"]);
+  });
+
+  it("merges the first page read again: new activity first, older pages kept, deleted gone", () => {
+    const shown = [summary(5), summary(4), summary(3), summary(2), summary(1)]; // two pages
+    const again = [summary(6), summary(5, "renamed"), summary(3)]; // 4 deleted elsewhere
+    expect(mergeFirstPage(shown, again).map((c) => c.title)).toEqual([
+      "chat 6",
+      "renamed",
+      "chat 3",
+      "chat 2",
+      "chat 1",
+    ]);
+    expect(mergeFirstPage(shown, [])).toEqual([]);
   });
 
   it("adds a further page, each conversation once", () => {
