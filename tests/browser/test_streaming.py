@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from chatbot_deploy.local import emulator
 from tests.browser.conftest import DESKTOP, answers, send, sign_in
 from tests.support.fake_openai import FakeOpenAI, stream_piece, stream_text
 from tests.support.local_app import LocalApp
@@ -240,3 +241,27 @@ def test_the_view_follows_the_answer_unless_scrolled_up(page: Any) -> None:
     scroller.evaluate("s => { s.scrollTop = s.scrollHeight; }")
     expect(answers(page).nth(1)).to_have_text(stream_text(40).strip(), timeout=15_000)
     assert page.evaluate(AT_THE_END)
+
+
+def test_another_users_conversation_is_not_found(
+    browser: Any, page: Any, web_app: LocalApp
+) -> None:
+    sign_in(page)
+    send(page, "alice's secret")
+    expect(answers(page)).to_have_text("echo: alice's secret")
+    address = page.url
+
+    web_app.aws.add_user(emulator.LocalUser("bob", "bob-password-1"))
+    other_context = browser.new_context(viewport=DESKTOP)
+    try:
+        other = other_context.new_page()
+        other.goto(address)
+        sign_in(other, "bob", "bob-password-1")
+        expect(other).to_have_url(address)  # back where bob was going, after signing in
+        expect(other.get_by_role("heading", level=1)).to_have_text("Conversation not found")
+        expect(other.get_by_text("This conversation was not found.")).to_be_visible()
+        expect(other.get_by_label("Message", exact=True)).to_be_disabled()
+        expect(nav(other).get_by_role("link")).to_have_count(0)
+        assert "secret" not in other.content()
+    finally:
+        other_context.close()
