@@ -388,6 +388,8 @@ class SocketApi:
             _live[connection_id] = live
         with self._lock:
             self._threads.add(threading.current_thread())
+        if self._closed:  # stopping began during the handshake: close() did not see it
+            connection.close(CloseCode.GOING_AWAY, "Going away")
         logger.info(
             "WS %s connect 101 %.0fms (%s, connection %s)",
             app_spec.LOCAL_SOCKET_PATH,
