@@ -172,6 +172,22 @@ def test_a_plain_get_of_the_socket_path_is_not_an_upgrade(app: LocalApp) -> None
     assert reply.json() == {"message": "Upgrade Required"}
 
 
+def test_a_malformed_handshake_is_refused_400_before_the_authorizer(
+    app: LocalApp, token: str, stand_in: StandIn
+) -> None:
+    request = http.build(
+        app.url,
+        "GET",
+        f"/socket?token={token}",
+        "Connection: Upgrade",
+        "Upgrade: websocket",
+        "Sec-WebSocket-Version: 13",  # and no Sec-WebSocket-Key
+    )
+    reply = http.raw(app.url, request)
+    assert (reply.status, reply.json()) == (400, {"message": "Bad Request"})
+    assert stand_in.of_type("CONNECT") == []
+
+
 def test_connect_runs_the_authorizer_and_the_connect_route(
     app: LocalApp, token: str, stand_in: StandIn
 ) -> None:
@@ -577,3 +593,4 @@ def test_local_stops_cleanly_with_a_socket_streaming(
     assert f"{base.replace('http', 'ws')}/socket?token=<JWT>" in output
     assert "WS /socket connect 101" in rest + output and "WS /socket close 1001" in rest
     assert token not in output + rest
+    assert "connection open" not in output + rest  # the library's own lines are quiet

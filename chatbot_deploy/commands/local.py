@@ -75,7 +75,7 @@ def local(
     # A plain handler: one line per request, cheap enough not to cost throughput (Rich's
     # log rendering took a third of the server's time per request).
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    for noisy in ("botocore", "boto3", "urllib3", "httpx", "httpx2", "openai"):
+    for noisy in ("botocore", "boto3", "urllib3", "httpx", "httpx2", "openai", "websockets"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     with contextlib.ExitStack() as running:
         with err.status("Starting: AWS emulator, handlers, users …"):

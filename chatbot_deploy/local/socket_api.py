@@ -40,6 +40,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -307,13 +308,14 @@ class SocketApi:
             logger.error("%s handler failed on $connect: %s", route.function, type(exc).__name__)
             return _failed("the $connect function failed")
         status = result.get("statusCode", 200) if isinstance(result, dict) else 200
-        if not isinstance(status, int) or not 200 <= status < 300:
-            return Refusal(
-                status if isinstance(status, int) and 400 <= status < 600 else 500,
-                "Forbidden" if status == 403 else "Internal Server Error",
-                f"the $connect function answered {status}",
-            )
-        return None
+        if isinstance(status, int) and 200 <= status < 300:
+            return None
+        answered = status if isinstance(status, int) and 400 <= status < 600 else 500
+        try:
+            message = HTTPStatus(answered).phrase
+        except ValueError:
+            message = "Error"
+        return Refusal(answered, message, f"the $connect function answered {status}")
 
     def serve(
         self,
