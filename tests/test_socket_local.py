@@ -104,8 +104,14 @@ class StandIn:
 @pytest.fixture(scope="module")
 def app(fake_openai: FakeOpenAI) -> Iterator[LocalApp]:
     users = (LocalUser(USERNAME, PASSWORD), LocalUser(OTHER, OTHER_PASSWORD))
+    before = set(threading.enumerate())
     with running_local(fake_openai.base_url, users=users) as running:
         yield running
+    # Stopping waited for every connection and function: no thread of ours is left.
+    left = [thread for thread in set(threading.enumerate()) - before if thread.is_alive()]
+    for thread in left:
+        thread.join(2)
+    assert [thread.name for thread in left if thread.is_alive()] == []
 
 
 @pytest.fixture
