@@ -600,3 +600,35 @@ def test_local_stops_cleanly_with_a_socket_streaming(
     assert "WS /socket connect 101" in rest + output and "WS /socket close 1001" in rest
     assert token not in output + rest
     assert "connection open" not in output + rest  # the library's own lines are quiet
+
+
+# -- the policy check, as IAM evaluates it ---------------------------------------------------
+
+ARN = "arn:aws:execute-api:local:000000000000:local/live/$connect"
+
+
+def statement(effect: str, resource: Any, action: Any = "execute-api:Invoke") -> dict[str, Any]:
+    return {"Effect": effect, "Action": action, "Resource": resource}
+
+
+@pytest.mark.parametrize(
+    ("statements", "allowed"),
+    [
+        ([statement("Allow", ARN)], True),
+        ([statement("Allow", "arn:aws:execute-api:local:000000000000:local/*")], True),
+        ([statement("Allow", [ARN], ["execute-api:*"])], True),
+        ([statement("Allow", "arn:aws:execute-api:local:000000000000:other/*")], False),
+        ([statement("Allow", ARN, "execute-api:ManageConnections")], False),
+        ([statement("Deny", ARN)], False),
+        ([statement("Allow", "*"), statement("Deny", ARN)], False),  # an explicit Deny wins
+        ([], False),
+    ],
+)
+def test_policy_allows_as_iam(statements: list[dict[str, Any]], allowed: bool) -> None:
+    document = {"Version": "2012-10-17", "Statement": statements}
+    assert socket_api.policy_allows(document, ARN) is allowed
+
+
+def test_a_policy_without_statements_is_malformed() -> None:
+    with pytest.raises(ValueError, match="without statements"):
+        socket_api.policy_allows({"Version": "2012-10-17"}, ARN)
