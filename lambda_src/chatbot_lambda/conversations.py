@@ -267,6 +267,7 @@ def list_page(
         "ExpressionAttributeValues": {":u": {"S": user}},
         "ScanIndexForward": False,
         "Limit": limit + 1,  # one more tells whether there is a next page
+        "ConsistentRead": True,  # a local index can: a conversation just made is listed
     }
     if cursor is not None:
         conversation_id, at = _decode_cursor(cursor)
