@@ -2,49 +2,27 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
-from chatbot_lambda import parameters, settings, signed_in
+from chatbot_lambda import settings, signed_in, upstream
 from chatbot_lambda.handler import http_handler
 from chatbot_lambda.http import (
     Event,
     Response,
     authorizer_context,
     bearer_token,
-    error_response,
     json_response,
 )
-from chatbot_lambda.upstream import Upstream
 from chatbot_lambda.validation import parse_chat
-
-KEY_MISSING = (
-    "no OpenAI API key is configured: set OPENAI_API_KEY and run `chatbot-deploy up` "
-    "again (or restart `chatbot-deploy local`)"
-)
 
 # Kept back from the function's remaining time to answer before Lambda's own timeout (whose
 # bare 500 would reach the browser instead of our 504).
 ANSWER_MARGIN_S = 1.0
 
-_upstream: Upstream | None = None
-_upstream_lock = threading.Lock()
-
-
-def _get_upstream(config: settings.ChatSettings) -> Upstream:
-    global _upstream
-    with _upstream_lock:
-        if _upstream is None:
-            api_key = parameters.get_secure(config.api_key_param)
-            _upstream = Upstream(api_key, config.model, config.base_url)
-        return _upstream
-
 
 def reset() -> None:
     """Drop the cached client and session checks (a new container; for `local` and tests)."""
-    global _upstream
-    with _upstream_lock:
-        _upstream = None
+    upstream.reset()
     signed_in.reset()
 
 
@@ -64,15 +42,12 @@ def handler(event: Event, context: Any) -> Response:
     signed_in.username(authorizer_context(event), bearer_token(event))
     request = parse_chat(event)
     config = settings.ChatSettings.from_env()
-    try:
-        upstream = _get_upstream(config)
-    except parameters.ParameterMissing:
-        return error_response(503, KEY_MISSING)
+    provider = upstream.for_container(config)  # 503 when no key is configured
     messages = [message.as_dict() for message in request.messages]
     if config.system_prompt:
         messages.insert(0, {"role": "system", "content": config.system_prompt})
     # UpstreamError -> its status, via http_handler
-    completion = upstream.complete(messages, time_left_s(context))
+    completion = provider.complete(messages, time_left_s(context))
     return json_response(
         200,
         {

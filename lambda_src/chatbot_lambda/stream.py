@@ -38,13 +38,11 @@ from chatbot_lambda import (
     clients,
     connections,
     conversations,
-    parameters,
     settings,
     signed_in,
     upstream,
     validation,
 )
-from chatbot_lambda.chat import KEY_MISSING
 from chatbot_lambda.conversations import Conversation
 from chatbot_lambda.http import HttpError, raw_body
 
@@ -78,25 +76,10 @@ FULL = (
 CHANGED = "the conversation changed meanwhile; try again"
 NOTHING_TO_ANSWER = "the conversation has no message of yours to answer"
 
-_upstream: upstream.Upstream | None = None
-_upstream_lock = threading.Lock()
-
-
-def _get_upstream(config: settings.ChatSettings) -> upstream.Upstream:
-    """The provider's client, its key read once per container."""
-    global _upstream
-    with _upstream_lock:
-        if _upstream is None:
-            api_key = parameters.get_secure(config.api_key_param)
-            _upstream = upstream.Upstream(api_key, config.model, config.base_url)
-        return _upstream
-
 
 def reset() -> None:
     """Drop the cached client (a new container; for `local` and tests)."""
-    global _upstream
-    with _upstream_lock:
-        _upstream = None
+    upstream.reset()
 
 
 # -- frames ------------------------------------------------------------------------------------
@@ -269,10 +252,7 @@ class Invocation:
         ):
             raise HttpError(409, FULL)
         config = settings.ChatSettings.from_env()
-        try:
-            provider = _get_upstream(config)
-        except parameters.ParameterMissing:
-            raise HttpError(503, KEY_MISSING) from None
+        provider = upstream.for_container(config)
         left = self.time_left_s()
         lifetime = (left if left is not None else LAMBDA_MAX_S) + RECORD_SLACK_S
         try:

@@ -22,6 +22,7 @@ import httpx2
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 
+from chatbot_lambda import parameters, settings
 from chatbot_lambda.http import HttpError
 from chatbot_lambda.validation import is_unicode
 
@@ -40,6 +41,10 @@ TIMED_OUT = "the model provider did not answer in time; try again"
 NO_ANSWER = "the model provider returned no answer"
 NOT_UNDERSTOOD = "the model provider sent an answer this app does not understand"
 USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
+KEY_MISSING = (
+    "no OpenAI API key is configured: set OPENAI_API_KEY and run `chatbot-deploy up` "
+    "again (or restart `chatbot-deploy local`)"
+)
 
 
 class UpstreamError(HttpError):
@@ -301,3 +306,28 @@ def _shut_down(sock: socket.socket) -> None:
     the reading thread may be using, alone."""
     with contextlib.suppress(OSError):  # already closed
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+_container: Upstream | None = None
+_container_lock = threading.Lock()
+
+
+def for_container(config: settings.ChatSettings) -> Upstream:
+    """The container's provider client, its key read from SSM once per container; no key
+    configured is an :class:`UpstreamError` 503 that says what to set."""
+    global _container
+    with _container_lock:
+        if _container is None:
+            try:
+                api_key = parameters.get_secure(config.api_key_param)
+            except parameters.ParameterMissing:
+                raise UpstreamError(503, KEY_MISSING) from None
+            _container = Upstream(api_key, config.model, config.base_url)
+        return _container
+
+
+def reset() -> None:
+    """Drop the container's client (a new container; for `local` and tests)."""
+    global _container
+    with _container_lock:
+        _container = None
