@@ -24,7 +24,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from chatbot_deploy.local import LocalUser, socket_api
 from chatbot_deploy.local.server import LocalServer
-from chatbot_lambda import connections
+from chatbot_lambda import connections, signed_in
 from tests.support import http
 from tests.support.fake_openai import FakeOpenAI, stream_piece, stream_text
 from tests.support.local_app import PASSWORD, USERNAME, LocalApp, running_local
@@ -544,6 +544,31 @@ def test_a_signed_out_token_is_refused_at_the_handshake(app: LocalApp) -> None:
     assert http.post(f"{app.url}/logout", None, http.bearer(token)).status == 200
     # The authorizer checks the token alone; the $connect function refuses an ended session.
     assert refused(app, f"?token={token}") == (403, {"message": "Forbidden"})
+
+
+def test_signing_out_ends_an_open_connection_s_session(
+    app: LocalApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Messages do not carry the token: the authorizer's context carries its hash, so a
+    token signed out while its connection is open is refused at the next message."""
+    token = http.login(app.url, USERNAME, PASSWORD)
+    other = http.login(app.url, USERNAME, PASSWORD)  # another session of the same user
+    monkeypatch.setattr(signed_in, "SESSION_CHECK_TTL_S", 0)
+    with open_socket(app, token) as ws, open_socket(app, other) as still_open:
+        send(ws, "before", "hello")
+        assert frames_until_end(ws, "before")[-1]["type"] == "done"
+        assert http.post(f"{app.url}/logout", None, http.bearer(token)).status == 200
+        send(ws, "after", "hello again")
+        assert frames_until_end(ws, "after") == [
+            {
+                "type": "error",
+                "request": "after",
+                "status": 401,
+                "error": "session ended; log in again",
+            }
+        ]
+        send(still_open, "other", "hello")  # only that session ended
+        assert frames_until_end(still_open, "other")[-1]["type"] == "done"
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatbot_lambda import parameters, settings, tokens
+from chatbot_lambda import parameters, sessions, settings, tokens
 from chatbot_lambda.http import Event, bearer_token
 
 DENY: dict[str, Any] = {"isAuthorized": False}
@@ -68,7 +68,10 @@ def socket_handler(event: Event) -> dict[str, Any]:
     verified = _verify(token.strip())
     if verified is None:
         return policy("anonymous", "Deny", resource)
-    return {**policy(verified.username, "Allow", resource), "context": _context(verified)}
+    # Messages on the connection do not carry the token: its hash (never the token) lets
+    # the stream function refuse it once it is signed out (POST /logout).
+    context = {**_context(verified), "token_hash": sessions.token_hash(token.strip())}
+    return {**policy(verified.username, "Allow", resource), "context": context}
 
 
 def handler(event: Event, context: Any) -> dict[str, Any]:

@@ -38,9 +38,14 @@ def revoke(dynamodb: Any, table: str, token: str, username: str, expires_at: int
 
 
 def is_revoked(dynamodb: Any, table: str, token: str) -> bool:
+    return is_revoked_hash(dynamodb, table, token_hash(token))
+
+
+def is_revoked_hash(dynamodb: Any, table: str, digest: str) -> bool:
+    """Whether the token whose :func:`token_hash` is ``digest`` was signed out."""
     reply = dynamodb.get_item(
         TableName=table,
-        Key={KEY: {"S": token_hash(token)}},
+        Key={KEY: {"S": digest}},
         ProjectionExpression="#k",
         ExpressionAttributeNames={"#k": KEY},
         ConsistentRead=True,

@@ -33,6 +33,7 @@ _revoked: dict[str, tuple[float, bool]] = {}  # token hash -> (read at, revoked)
 _lock = threading.Lock()
 _NO_FINAL_ANSWER = object()
 _DECIMAL = re.compile(r"-?[0-9]{1,18}")
+_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 def number(value: object) -> int | None:
@@ -64,13 +65,14 @@ def _checked(
     return value
 
 
-def _is_revoked(token: str) -> bool:
-    """Signed out with POST /logout? A revoked token stays revoked, so that answer is kept."""
+def _is_revoked(digest: str) -> bool:
+    """Signed out with POST /logout (the token whose hash is ``digest``)? A revoked token
+    stays revoked, so that answer is kept."""
     return _checked(
         _revoked,
-        sessions.token_hash(token),
-        lambda: sessions.is_revoked(
-            clients.client("dynamodb"), settings.revoked_tokens_table_name(), token
+        digest,
+        lambda: sessions.is_revoked_hash(
+            clients.client("dynamodb"), settings.revoked_tokens_table_name(), digest
         ),
         final=True,
     )
@@ -106,7 +108,10 @@ def username(identity: Mapping[str, Any], token: str | None = None) -> str:
     valid_after = _sessions_valid_after(name)
     if valid_after is None or (issued_at is not None and issued_at < valid_after):
         raise HttpError(401, SESSION_ENDED)
-    if token is not None and _is_revoked(token):
+    # The token when the request carries it (HTTP), else its hash from the WebSocket
+    # authorizer's context (a connection's messages do not carry the token).
+    digest = sessions.token_hash(token) if token is not None else identity.get("token_hash")
+    if isinstance(digest, str) and _HASH.fullmatch(digest) and _is_revoked(digest):
         raise HttpError(401, SESSION_ENDED)
     return name
 

@@ -12,7 +12,7 @@ import pytest
 
 from chatbot_deploy import app_spec
 from chatbot_deploy.local import emulator
-from chatbot_lambda import authorizer, tokens
+from chatbot_lambda import authorizer, sessions, tokens
 from tests.support.fake_openai import FakeOpenAI
 
 METHOD_ARN = "arn:aws:execute-api:eu-west-1:123456789012:abcdef123/live/$connect"
@@ -71,6 +71,8 @@ def test_a_valid_token_is_allowed_on_the_connect_route(aws: emulator.Emulator) -
         "username": "alice",
         "expires_at": issued.expires_at,
         "issued_at": issued_at,
+        # the token's hash (never the token): the connection's messages do not carry it
+        "token_hash": sessions.token_hash(issued.token),
     }
     assert "isAuthorized" not in answer  # not the HTTP API's simple response
 
