@@ -193,6 +193,7 @@ export function App({ config, api, storage, connectSocket }: Props) {
       session={session}
       storage={storage}
       socketUrl={config.socketUrl}
+      models={config.models}
       {...(connectSocket ? { connectSocket } : {})}
       conversationId={route.id}
       navigate={navigate}

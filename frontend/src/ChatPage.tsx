@@ -18,9 +18,11 @@ import {
 import { MenuIcon, PlusIcon } from "./icons";
 import { plainText } from "./markdown";
 import { Messages } from "./Messages";
+import { ModelPicker } from "./ModelPicker";
 import { formatRoute } from "./router";
 import { type SigningOut, storedSession } from "./session";
 import { Sidebar } from "./Sidebar";
+import { MAX_FRAME_BYTES, tooLargeToSend } from "./size";
 import { type Ask, type ConnectionState, StreamSocket, type WebSocketLike } from "./socket";
 import {
   EMPTY_THREAD,
@@ -35,6 +37,8 @@ interface Props {
   storage: Storage;
   /** `socketUrl` from config.json (null: this deployment streams nothing). */
   socketUrl: string | null;
+  /** `models` from config.json, the first being the default (empty: no picker). */
+  models: readonly string[];
   /** Opens the WebSocket (tests give a fake). */
   connectSocket?: (url: string) => WebSocketLike;
   /** The conversation in the address, or null for a new chat. */
@@ -105,6 +109,10 @@ export function ChatPage(props: Props) {
   const menuButtonRef = useRef<HTMLButtonElement>(null);
   const focusAfterDrawer = useRef<(() => void) | null>(null);
   const gone = useRef(false);
+  /** The model picked for new chats. */
+  const [newChatModel, setNewChatModel] = useState<string | null>(props.models[0] ?? null);
+  /** Models picked for conversations and not yet sent (the conversation's own until then). */
+  const [pickedFor, setPickedFor] = useState<Readonly<Record<string, string>>>({});
 
   const key = conversationId ?? draft;
   const thread: Thread = (key ? threads[key] : undefined) ?? EMPTY_THREAD;
@@ -112,6 +120,10 @@ export function ChatPage(props: Props) {
   const missing = thread.load === "missing";
   const streaming = thread.streaming;
   const firstMessage = thread.messages[0];
+  /** The model the picker shows: what the next answer here is asked of. */
+  const model: string | null = conversationId
+    ? (pickedFor[conversationId] ?? thread.conversation?.model ?? listed?.model ?? newChatModel)
+    : newChatModel;
   const title =
     thread.conversation?.title ??
     listed?.title ??
@@ -311,6 +323,24 @@ export function ChatPage(props: Props) {
     buffered.current.clear();
   }
 
+  /** `ask` with the model the picker shows, when it is one this chatbot offers (else none:
+   * the server answers with the conversation's model, or the default). */
+  function withModel(ask: Ask): Ask {
+    const { model: _before, ...rest } = ask;
+    return model !== null && props.models.includes(model) ? { ...rest, model } : rest;
+  }
+
+  /** Why `ask` cannot be sent (its message is over API Gateway's frame limit), or null. */
+  function refusal(ask: Ask): string | null {
+    const bytes = socket().measure(ask);
+    return bytes > MAX_FRAME_BYTES ? tooLargeToSend(bytes) : null;
+  }
+
+  function pick(chosen: string) {
+    if (conversationId) setPickedFor((picked) => ({ ...picked, [conversationId]: chosen }));
+    else setNewChatModel(chosen);
+  }
+
   /** Ask the server (send, edit, regenerate) for the thread under `where`. */
   function start(where: string, ask: Ask) {
     const target: Target = { key: where, text: "" };
@@ -322,6 +352,13 @@ export function ChatPage(props: Props) {
         const id = frame.conversation.id;
         const wasDraft = target.key !== id && latestDraft.current === target.key;
         target.key = id;
+        // The conversation's model is now what `started` says (the server may have answered
+        // with the default instead of a model no longer offered); a pick made since stays.
+        setPickedFor((picked) => {
+          if (picked[id] === undefined || picked[id] !== ask.model) return picked;
+          const { [id]: _sent, ...rest } = picked;
+          return rest;
+        });
         setList((shown) => upsert(shown, frame.conversation));
         if (wasDraft) {
           setDraft(null);
@@ -354,16 +391,23 @@ export function ChatPage(props: Props) {
     dispatch(where, { type: "ask", request, ask });
   }
 
-  function send(text: string): boolean {
+  /** Send the composer's text: true when sent, false when not now, or why it cannot be. */
+  function send(text: string): boolean | string {
     if (thread.streaming || missing) return false;
     if (conversationId) {
       if (!thread.conversation && thread.load !== "ready") return false; // not read yet
-      start(conversationId, { action: "send", conversation: conversationId, content: text });
+      const ask = withModel({ action: "send", conversation: conversationId, content: text });
+      const refused = refusal(ask);
+      if (refused !== null) return refused;
+      start(conversationId, ask);
       return true;
     }
+    const ask = withModel({ action: "send", conversation: null, content: text });
+    const refused = refusal(ask);
+    if (refused !== null) return refused;
     const where = draft ?? `draft-${++drafts}`;
     setDraft(where);
-    start(where, { action: "send", conversation: null, content: text });
+    start(where, ask);
     return true;
   }
 
@@ -376,22 +420,32 @@ export function ChatPage(props: Props) {
   // Retry, Regenerate and Edit go away while the answer streams: focus moves to the
   // composer (where Stop is) instead of being lost.
   function retry() {
-    if (key && thread.retry) start(key, thread.retry);
+    if (key && thread.retry) start(key, withModel(thread.retry));
     inputRef.current?.focus();
   }
 
   function regenerate() {
     if (key && thread.conversation) {
-      start(key, { action: "regenerate", conversation: thread.conversation.id });
+      start(key, withModel({ action: "regenerate", conversation: thread.conversation.id }));
     }
     inputRef.current?.focus();
   }
 
-  function edit(seq: number, content: string) {
+  /** Send an edited message; returns why it cannot be sent (the edit stays open), or null. */
+  function edit(seq: number, content: string): string | null {
     if (key && thread.conversation) {
-      start(key, { action: "send", conversation: thread.conversation.id, edit: seq, content });
+      const ask = withModel({
+        action: "send",
+        conversation: thread.conversation.id,
+        edit: seq,
+        content,
+      });
+      const refused = refusal(ask);
+      if (refused !== null) return refused;
+      start(key, ask);
     }
     inputRef.current?.focus();
+    return null;
   }
 
   /** Close the drawer if open, then `focus` (the chat can only take focus once it is no
@@ -546,7 +600,11 @@ export function ChatPage(props: Props) {
           disabled={missing}
           onSend={send}
           onStop={stop}
-        />
+        >
+          {model !== null && (
+            <ModelPicker models={props.models} value={model} disabled={missing} onChange={pick} />
+          )}
+        </Composer>
         <div class="sr-only" aria-live="polite" aria-atomic="true">
           {announcement}
         </div>

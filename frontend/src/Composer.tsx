@@ -1,4 +1,4 @@
-import type { RefObject } from "preact";
+import type { ComponentChildren, RefObject } from "preact";
 import { useLayoutEffect, useState } from "preact/hooks";
 
 import { MAX_MESSAGE_CHARS } from "./conversations";
@@ -11,15 +11,20 @@ interface Props {
   /** Stop was pressed; the server is ending the answer. */
   stopping: boolean;
   disabled: boolean;
-  /** Returns false when the message was not taken (keep the text). */
-  onSend: (text: string) => boolean;
+  /** Returns true when the message was taken; false when not (keep the text); or why it
+   * cannot be sent (keep the text, and say so). */
+  onSend: (text: string) => boolean | string;
   onStop: () => void;
+  /** Shown below the message box (the model picker). */
+  children?: ComponentChildren;
 }
 
 /** Enter sends, Shift+Enter starts a new line (and Enter while composing with an IME
  * finishes the composition instead of sending). */
-export function Composer({ inputRef, streaming, stopping, disabled, onSend, onStop }: Props) {
+export function Composer({ inputRef, streaming, stopping, disabled, onSend, onStop, children }: Props) {
   const [text, setText] = useState("");
+  /** Why the text as it is could not be sent (cleared when it changes). */
+  const [refused, setRefused] = useState<string | null>(null);
   const tooLong = text.length > MAX_MESSAGE_CHARS;
   const canSend = !streaming && !disabled && !tooLong && text.trim() !== "";
 
@@ -34,7 +39,9 @@ export function Composer({ inputRef, streaming, stopping, disabled, onSend, onSt
   function submit(event?: Event) {
     event?.preventDefault();
     if (!canSend) return;
-    if (onSend(text.trim())) setText("");
+    const outcome = onSend(text.trim());
+    if (typeof outcome === "string") setRefused(outcome);
+    else if (outcome) setText("");
   }
 
   function onKeyDown(event: KeyboardEvent) {
@@ -59,8 +66,11 @@ export function Composer({ inputRef, streaming, stopping, disabled, onSend, onSt
           value={text}
           disabled={disabled}
           aria-describedby="composer-hint"
-          aria-invalid={tooLong ? true : undefined}
-          onInput={(e) => setText(e.currentTarget.value)}
+          aria-invalid={tooLong || refused !== null ? true : undefined}
+          onInput={(e) => {
+            setText(e.currentTarget.value);
+            setRefused(null);
+          }}
           onKeyDown={onKeyDown}
         />
         {streaming ? (
@@ -80,11 +90,20 @@ export function Composer({ inputRef, streaming, stopping, disabled, onSend, onSt
           </button>
         )}
       </div>
-      <p id="composer-hint" class={tooLong ? "hint too-long" : "hint"}>
-        {tooLong
-          ? `${text.length.toLocaleString("en")} / ${MAX_MESSAGE_CHARS.toLocaleString("en")} characters: shorten the message to send it.`
-          : "Enter to send, Shift+Enter for a new line."}
-      </p>
+      <div class="composer-foot">
+        {children}
+        {refused !== null ? (
+          <p id="composer-hint" class="hint too-long" role="alert">
+            {refused}
+          </p>
+        ) : (
+          <p id="composer-hint" class={tooLong ? "hint too-long" : "hint"}>
+            {tooLong
+              ? `${text.length.toLocaleString("en")} / ${MAX_MESSAGE_CHARS.toLocaleString("en")} characters: shorten the message to send it.`
+              : "Enter to send, Shift+Enter for a new line."}
+          </p>
+        )}
+      </div>
     </form>
   );
 }

@@ -10,7 +10,8 @@ interface Props {
   onRetry: () => void;
   onRetryLoad: () => void;
   onRegenerate: () => void;
-  onEdit: (seq: number, content: string) => void;
+  /** Returns why the edit cannot be sent (it stays open), or null. */
+  onEdit: (seq: number, content: string) => string | null;
 }
 
 export const EDIT_NOTE = "Sending replaces this message; later messages will be replaced.";
@@ -18,10 +19,12 @@ export const EDIT_NOTE = "Sending replaces this message; later messages will be 
 /** A user's message being edited: the new text, sent in its place (edits truncate). */
 function EditForm(props: {
   message: ThreadMessage;
-  onSend: (content: string) => void;
+  /** Returns why it cannot be sent (the text stays), or null. */
+  onSend: (content: string) => string | null;
   onCancel: () => void;
 }) {
   const [text, setText] = useState(props.message.content);
+  const [refused, setRefused] = useState<string | null>(null);
   const ref = useRef<HTMLTextAreaElement>(null);
   const tooLong = text.length > MAX_MESSAGE_CHARS;
   const canSend = !tooLong && text.trim() !== "";
@@ -34,7 +37,7 @@ function EditForm(props: {
 
   function submit(event: Event) {
     event.preventDefault();
-    if (canSend) props.onSend(text.trim());
+    if (canSend) setRefused(props.onSend(text.trim()));
   }
 
   return (
@@ -48,17 +51,26 @@ function EditForm(props: {
         rows={3}
         value={text}
         aria-describedby="edit-note"
-        aria-invalid={tooLong ? true : undefined}
-        onInput={(e) => setText(e.currentTarget.value)}
+        aria-invalid={tooLong || refused !== null ? true : undefined}
+        onInput={(e) => {
+          setText(e.currentTarget.value);
+          setRefused(null);
+        }}
         onKeyDown={(e) => {
           if (e.key === "Escape") props.onCancel();
         }}
       />
-      <p id="edit-note" class="hint">
-        {tooLong
-          ? `${text.length.toLocaleString("en")} / ${MAX_MESSAGE_CHARS.toLocaleString("en")} characters: shorten the message to send it.`
-          : EDIT_NOTE}
-      </p>
+      {refused !== null ? (
+        <p id="edit-note" class="hint too-long" role="alert">
+          {refused}
+        </p>
+      ) : (
+        <p id="edit-note" class="hint">
+          {tooLong
+            ? `${text.length.toLocaleString("en")} / ${MAX_MESSAGE_CHARS.toLocaleString("en")} characters: shorten the message to send it.`
+            : EDIT_NOTE}
+        </p>
+      )}
       <div class="edit-actions">
         <button type="button" class="secondary" onClick={props.onCancel}>
           Cancel
@@ -119,8 +131,9 @@ export function Messages({ thread, onRetry, onRetryLoad, onRegenerate, onEdit }:
                 message={message}
                 onCancel={() => setEditing(null)}
                 onSend={(content) => {
-                  setEditing(null);
-                  onEdit(message.seq!, content);
+                  const refused = onEdit(message.seq!, content);
+                  if (refused === null) setEditing(null);
+                  return refused;
                 }}
               />
             ) : (

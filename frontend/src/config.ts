@@ -6,6 +6,9 @@ export interface RuntimeConfig {
   /** The WebSocket API that streams answers (ws: or wss:); null when config.json has none
    * (a stack deployed before streamed answers): the app then says so when asked to chat. */
   socketUrl: string | null;
+  /** The models this chatbot offers, the first being the default; empty when config.json
+   * lists none (a stack deployed before models could be chosen): no picker, no `model` sent. */
+  models: string[];
   stack: string;
 }
 
@@ -20,7 +23,7 @@ export function parseConfig(value: unknown): RuntimeConfig {
   if (typeof value !== "object" || value === null) {
     throw new ConfigError("config.json is not a JSON object");
   }
-  const { apiUrl, socketUrl, stack } = value as Record<string, unknown>;
+  const { apiUrl, socketUrl, models, stack } = value as Record<string, unknown>;
   if (typeof apiUrl !== "string" || apiUrl === "") {
     throw new ConfigError("config.json has no apiUrl");
   }
@@ -36,6 +39,7 @@ export function parseConfig(value: unknown): RuntimeConfig {
   return {
     apiUrl: apiUrl.replace(/\/+$/, ""),
     socketUrl: parseSocketUrl(socketUrl),
+    models: parseModels(models),
     stack: typeof stack === "string" ? stack : "",
   };
 }
@@ -52,6 +56,14 @@ function parseSocketUrl(value: unknown): string | null {
     throw new ConfigError(`config.json socketUrl must be a ws(s) URL: ${String(value)}`);
   }
   return String(value);
+}
+
+function parseModels(value: unknown): string[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value) || !value.every((m) => typeof m === "string" && m !== "")) {
+    throw new ConfigError("config.json models must be a list of model names");
+  }
+  return [...new Set(value as string[])];
 }
 
 /** Fetch and check config.json, relative to the page (works below a path prefix too). */

@@ -4,11 +4,13 @@
 // A connection that drops is opened again with backoff (1 s, 2 s, 4 s … at most 30 s) while
 // something waits for it, and the page is told so it can say "connection lost — retrying".
 import { ApiError, type ConversationSummary, errorFor, isObject, isSummary } from "./api";
+import { CLOSED_TOO_LARGE, MAX_FRAME_BYTES, MESSAGE_TOO_BIG, tooLargeToSend, utf8Bytes } from "./size";
 
-/** What the page asks for; the client adds the `request` id. */
+/** What the page asks for; the client adds the `request` id. `model`: one of config.json's
+ * models (absent: the conversation's own, or the default for a new one). */
 export type Ask =
-  | { action: "send"; conversation: string | null; content: string; edit?: number }
-  | { action: "regenerate"; conversation: string };
+  | { action: "send"; conversation: string | null; content: string; edit?: number; model?: string }
+  | { action: "regenerate"; conversation: string; model?: string };
 
 export type ClientMessage = (Ask & { request: string }) | { action: "stop"; request: string };
 
@@ -167,6 +169,8 @@ export class StreamSocket {
   private counter = 0;
   private readonly prefix = randomPrefix();
   private current: ConnectionState = { state: "idle" };
+  /** The request whose message was sent last (a 1009 close is about it). */
+  private lastSent: string | null = null;
 
   constructor(options: SocketOptions) {
     this.options = options;
@@ -176,14 +180,24 @@ export class StreamSocket {
     return this.current;
   }
 
+  /** The size in bytes (UTF-8) of the message `ask` would be sent as now: over
+   * MAX_FRAME_BYTES, `ask` refuses it. */
+  measure(ask: Ask): number {
+    return utf8Bytes(JSON.stringify({ ...ask, request: `${this.prefix}-${this.counter + 1}` }));
+  }
+
   /** Send `ask` (now, or once connected) and route its frames to `handlers`; returns its
-   * request id. */
+   * request id. A message over API Gateway's frame limit is not sent: it fails as `invalid`
+   * (the page checks `measure` first, to keep the person's text). */
   ask(ask: Ask, handlers: StreamHandlers): string {
     const request = `${this.prefix}-${++this.counter}`;
-    if (this.closed || this.options.url === null) {
+    const bytes = utf8Bytes(JSON.stringify({ ...ask, request }));
+    if (this.closed || this.options.url === null || bytes > MAX_FRAME_BYTES) {
       const error = this.closed
         ? new ApiError("aborted", "Cancelled.")
-        : new ApiError("server", NOT_CONFIGURED);
+        : this.options.url === null
+          ? new ApiError("server", NOT_CONFIGURED)
+          : new ApiError("invalid", tooLargeToSend(bytes));
       queueMicrotask(() => handlers.failed(error));
       return request;
     }
@@ -260,17 +274,20 @@ export class StreamSocket {
       this.flush();
     };
     ws.onmessage = (event) => this.receive(event.data);
-    ws.onclose = () => {
+    ws.onclose = (event) => {
       if (this.ws !== ws) return;
       this.ws = null;
-      this.dropped(this.opened);
+      this.dropped(this.opened, event.code);
     };
     ws.onerror = () => {}; // a close event follows
   }
 
   private flush() {
-    for (const entry of this.pending.values()) {
-      if (!entry.sent && this.transmit(entry.message)) entry.sent = true;
+    for (const [request, entry] of this.pending) {
+      if (!entry.sent && this.transmit(entry.message)) {
+        entry.sent = true;
+        this.lastSent = request;
+      }
     }
   }
 
@@ -315,14 +332,21 @@ export class StreamSocket {
     }
   }
 
-  /** The connection closed (`wasOpen`) or could not be opened. */
-  private dropped(wasOpen: boolean) {
+  /** The connection closed (`wasOpen`, with `code`) or could not be opened. */
+  private dropped(wasOpen: boolean, code?: number) {
     this.opened = false;
+    // A 1009 close is the server refusing the message sent last as too large: that request
+    // is told so (sending it again would be refused again); the others lost the connection.
+    const tooLarge = wasOpen && code === MESSAGE_TOO_BIG ? this.lastSent : null;
     // What was sent is lost with the connection (the server keeps what it had stored).
     let lost = 0;
     for (const [request, entry] of [...this.pending]) {
       if (!entry.sent) continue;
       this.pending.delete(request);
+      if (request === tooLarge) {
+        entry.handlers.failed(new ApiError("invalid", CLOSED_TOO_LARGE));
+        continue;
+      }
       lost += 1;
       entry.handlers.failed(new ApiError("network", CONNECTION_LOST));
     }

@@ -187,9 +187,10 @@ export function threadReducer(thread: Thread, action: ThreadAction): Thread {
       // Once the user's message is stored, Retry asks for a new answer to it; before, it
       // sends the same again.
       const conversation = thread.conversation?.id;
+      const { model } = streaming.ask;
       const retry: Ask =
         streaming.started && conversation
-          ? { action: "regenerate", conversation }
+          ? { action: "regenerate", conversation, ...(model !== undefined ? { model } : {}) }
           : streaming.ask;
       return {
         ...thread,

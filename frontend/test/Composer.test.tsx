@@ -17,7 +17,12 @@ afterEach(() => {
   root.remove();
 });
 
-function mount(props: { streaming?: boolean; stopping?: boolean; onSend?: (text: string) => boolean; onStop?: () => void }) {
+function mount(props: {
+  streaming?: boolean;
+  stopping?: boolean;
+  onSend?: (text: string) => boolean | string;
+  onStop?: () => void;
+}) {
   const onSend = vi.fn(props.onSend ?? (() => true));
   const onStop = vi.fn(props.onStop ?? (() => {}));
   act(() => {
@@ -112,5 +117,21 @@ describe("composer", () => {
     expect(onSend).not.toHaveBeenCalled();
     expect(root.querySelector(".hint")?.textContent).toMatch(/32,001 \/ 32,000/);
     expect(root.querySelector<HTMLButtonElement>('button[aria-label="Send"]')!.disabled).toBe(true);
+  });
+
+  it("says why a message could not be sent, keeps the text, and clears the reason on typing", () => {
+    const reason = "This message is too long to send (33.0 kB of 32 kB); shorten it.";
+    const { onSend, textarea } = mount({ onSend: () => reason });
+    type(textarea, "€".repeat(11_000));
+    key(textarea, {});
+    expect(onSend).toHaveBeenCalledOnce();
+    expect(textarea.value).toBe("€".repeat(11_000));
+    const alert = root.querySelector("[role=alert]")!;
+    expect(alert.textContent).toBe(reason);
+    expect(textarea.getAttribute("aria-describedby")).toBe(alert.id);
+    expect(textarea.getAttribute("aria-invalid")).toBe("true");
+    type(textarea, "€".repeat(10_000));
+    expect(root.querySelector("[role=alert]")).toBeNull();
+    expect(textarea.getAttribute("aria-invalid")).toBeNull();
   });
 });

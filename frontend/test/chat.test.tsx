@@ -10,6 +10,7 @@ import { App } from "../src/App";
 import { cacheKey } from "../src/conversations";
 import { EDIT_NOTE } from "../src/Messages";
 import { SESSION_KEY } from "../src/session";
+import { CLOSED_TOO_LARGE } from "../src/size";
 import type { WebSocketLike } from "../src/socket";
 
 const ALICE = { token: "alice-token", username: "alice", expiresAt: Date.now() / 1000 + 3600 };
@@ -57,10 +58,10 @@ async function frame(value: Record<string, unknown>) {
   });
 }
 
-async function drop() {
+async function drop(code = 1006) {
   await act(async () => {
     ws().readyState = 3;
-    ws().onclose?.(new CloseEvent("close", { code: 1006 }));
+    ws().onclose?.(new CloseEvent("close", { code }));
   });
 }
 
@@ -98,11 +99,11 @@ function fakeApi(overrides: Partial<Api> = {}): Api {
   };
 }
 
-async function mount(api: Api) {
+async function mount(api: Api, models: string[] = []) {
   act(() => {
     render(
       <App
-        config={{ apiUrl: "http://api", socketUrl: "ws://app.test/socket", stack: "test" }}
+        config={{ apiUrl: "http://api", socketUrl: "ws://app.test/socket", models, stack: "test" }}
         api={api}
         storage={localStorage}
         connectSocket={(url) => {
@@ -472,5 +473,184 @@ describe("conversations on the server", () => {
     await click("Delete “Write a haiku”");
     expect(sidebarTitles()).toEqual(["Write a haiku"]);
     expect(alertText()).toContain("Could not delete “Write a haiku”: Could not reach the server.");
+  });
+});
+
+describe("the model picker", () => {
+  const MODELS = ["gpt-4o-mini", "gpt-4.1"];
+  const ON_41: ConversationSummary = { ...HAIKU, model: "gpt-4.1" };
+  const opened = (conversation: ConversationSummary): OpenedConversation => ({
+    conversation,
+    messages: [
+      { seq: 0, role: "user", content: "Write a haiku" },
+      { seq: 1, role: "assistant", content: "Functions wake" },
+    ],
+  });
+
+  function picker(): HTMLSelectElement | null {
+    const label = [...root.querySelectorAll("label")].find((l) => l.textContent === "Model");
+    return label ? root.querySelector<HTMLSelectElement>(`#${label.htmlFor}`) : null;
+  }
+
+  async function pick(model: string) {
+    await act(async () => {
+      picker()!.value = model;
+      picker()!.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+  }
+
+  async function openConversation(conversation: ConversationSummary) {
+    const api = fakeApi({ getConversation: vi.fn(async () => opened(conversation)) });
+    window.location.hash = `#/c/${conversation.id}`;
+    await mount(api, MODELS);
+  }
+
+  it("is not there without models (an older deployment), and sends no model", async () => {
+    await mount(fakeApi());
+    expect(picker()).toBeNull();
+    await sendMessage("Hi");
+    await accept();
+    expect(lastSent()).not.toHaveProperty("model");
+  });
+
+  it("is not there with one model", async () => {
+    await mount(fakeApi(), ["gpt-4o-mini"]);
+    expect(picker()).toBeNull();
+    expect(root.querySelector("select")).toBeNull();
+  });
+
+  it("offers the models, the first by default, and a new chat asks the default", async () => {
+    await mount(fakeApi(), MODELS);
+    expect([...picker()!.options].map((o) => o.value)).toEqual(MODELS);
+    expect(picker()!.value).toBe("gpt-4o-mini");
+    await sendMessage("Write a haiku");
+    await accept();
+    expect(lastSent()).toMatchObject({ action: "send", conversation: null, model: "gpt-4o-mini" });
+  });
+
+  it("a new chat asks the model picked", async () => {
+    await mount(fakeApi(), MODELS);
+    await pick("gpt-4.1");
+    await sendMessage("Write a haiku");
+    await accept();
+    const request = lastSent().request as string;
+    expect(lastSent()).toEqual({ action: "send", conversation: null, content: "Write a haiku", model: "gpt-4.1", request });
+    await frame({ type: "started", request, conversation: ON_41, user_seq: 0, answer_seq: 1 });
+    expect(picker()!.value).toBe("gpt-4.1");
+  });
+
+  it("shows an opened conversation's model; another picked and sent switches it", async () => {
+    await openConversation(ON_41);
+    expect(picker()!.value).toBe("gpt-4.1");
+    await pick("gpt-4o-mini");
+    await sendMessage("Shorter");
+    await accept();
+    const request = lastSent().request as string;
+    expect(lastSent()).toEqual({ action: "send", conversation: ID, content: "Shorter", model: "gpt-4o-mini", request });
+    await frame({ type: "started", request, conversation: { ...ON_41, model: "gpt-4o-mini" }, user_seq: 2, answer_seq: 3 });
+    expect(picker()!.value).toBe("gpt-4o-mini");
+  });
+
+  it("shows what `started` says: the server answered with the default instead", async () => {
+    await openConversation(ON_41);
+    await sendMessage("Again");
+    await accept();
+    const request = lastSent().request as string;
+    expect(lastSent()).toMatchObject({ model: "gpt-4.1" });
+    // config.json changed meanwhile: the server no longer offers gpt-4.1.
+    await frame({ type: "started", request, conversation: HAIKU_ON("gpt-4o-mini"), user_seq: 2, answer_seq: 3 });
+    expect(picker()!.value).toBe("gpt-4o-mini");
+  });
+
+  it("a model picked and sent, answered by the default instead, shows the default", async () => {
+    await openConversation(HAIKU_ON("gpt-4o-mini"));
+    await pick("gpt-4.1");
+    await sendMessage("Again");
+    await accept();
+    const request = lastSent().request as string;
+    expect(lastSent()).toMatchObject({ model: "gpt-4.1" });
+    await frame({ type: "started", request, conversation: HAIKU_ON("gpt-4o-mini"), user_seq: 2, answer_seq: 3 });
+    expect(picker()!.value).toBe("gpt-4o-mini");
+  });
+
+  it("a conversation's model no longer offered is shown as such; sending leaves it to the server", async () => {
+    await openConversation(HAIKU_ON("gpt-3.5-turbo"));
+    expect(picker()!.value).toBe("gpt-3.5-turbo");
+    const shown = [...picker()!.options].find((o) => o.value === "gpt-3.5-turbo")!;
+    expect(shown.textContent).toBe("gpt-3.5-turbo (no longer offered)");
+    expect(shown.disabled).toBe(true);
+    await sendMessage("Again");
+    await accept();
+    const request = lastSent().request as string;
+    expect(lastSent()).not.toHaveProperty("model");
+    await frame({ type: "started", request, conversation: HAIKU_ON("gpt-4o-mini"), user_seq: 2, answer_seq: 3 });
+    expect(picker()!.value).toBe("gpt-4o-mini");
+    expect([...picker()!.options].map((o) => o.value)).toEqual(MODELS);
+  });
+
+  it("Regenerate asks the model picked", async () => {
+    await openConversation(HAIKU_ON("gpt-4o-mini"));
+    await pick("gpt-4.1");
+    await click("Regenerate the answer");
+    await accept();
+    const request = lastSent().request as string;
+    expect(lastSent()).toEqual({ action: "regenerate", conversation: ID, model: "gpt-4.1", request });
+  });
+
+  it("a pick belongs to its conversation: a new chat keeps its own", async () => {
+    await openConversation(HAIKU_ON("gpt-4o-mini"));
+    await pick("gpt-4.1");
+    await click("New chat");
+    expect(picker()!.value).toBe("gpt-4o-mini");
+  });
+});
+
+function HAIKU_ON(model: string): ConversationSummary {
+  return { ...HAIKU, model };
+}
+
+describe("message sizes", () => {
+  it("refuses a message over 32 kB of UTF-8 before sending it, says so, and keeps the text", async () => {
+    await mount(fakeApi());
+    // 11,000 characters (under the 32,000-character limit), 33,000 bytes of UTF-8.
+    const text = "€".repeat(11_000);
+    await sendMessage(text);
+    expect(sockets).toHaveLength(0); // nothing sent, no connection opened
+    expect(alertText()).toMatch(/^This message is too long to send \(32\.\d kB of 32 kB\); shorten it\.$/);
+    expect(root.querySelector<HTMLTextAreaElement>("#prompt")!.value).toBe(text);
+    expect(said()).toEqual([]);
+    // Shortened, it goes.
+    await sendMessage("€".repeat(10_000));
+    await accept();
+    expect(lastSent()).toMatchObject({ action: "send", content: "€".repeat(10_000) });
+    expect(alertText()).toBe("");
+  });
+
+  it("refuses an edit over 32 kB, keeping the edit open with its text", async () => {
+    await mount(fakeApi());
+    const first = await streamNewChat("One");
+    await frame({ type: "done", request: first, stopped: false, usage: {} });
+    const sent = ws().sent.length;
+    await click("Edit message");
+    const area = root.querySelector<HTMLTextAreaElement>("#edit-message")!;
+    await type("😀".repeat(8_300), area);
+    await act(async () => {
+      area.form!.requestSubmit();
+    });
+    expect(ws().sent).toHaveLength(sent);
+    expect(alertText()).toMatch(/This message is too long to send \(\d+\.\d kB of 32 kB\); shorten it\./);
+    expect(root.querySelector<HTMLTextAreaElement>("#edit-message")!.value).toBe("😀".repeat(8_300));
+  });
+
+  it("a 1009 close says the last message was too large, not that the connection was lost", async () => {
+    await mount(fakeApi());
+    await sendMessage("Hi");
+    await accept();
+    await drop(1009);
+    expect(alertText()).toContain(CLOSED_TOO_LARGE);
+    expect(alertText()).not.toContain("The connection was lost");
+    expect(root.querySelector(".connection")).toBeNull(); // no "connection lost — retrying"
+    expect(hasButton("Retry")).toBe(false); // the same message would be refused again
+    expect(root.querySelector<HTMLTextAreaElement>("#prompt")!.disabled).toBe(false);
   });
 });

@@ -8,13 +8,22 @@ describe("runtime config", () => {
       parseConfig({
         apiUrl: "https://abc.execute-api.eu-west-1.amazonaws.com/",
         socketUrl: "wss://def456.execute-api.eu-west-1.amazonaws.com/live",
+        models: ["gpt-4o-mini", "gpt-4.1"],
         stack: "chatbot",
       }),
     ).toEqual({
       apiUrl: "https://abc.execute-api.eu-west-1.amazonaws.com",
       socketUrl: "wss://def456.execute-api.eu-west-1.amazonaws.com/live",
+      models: ["gpt-4o-mini", "gpt-4.1"],
       stack: "chatbot",
     });
+  });
+
+  it("offers no models (no picker, no model sent) for a stack deployed before models", () => {
+    expect(parseConfig({ apiUrl: "https://a.example" }).models).toEqual([]);
+    expect(parseConfig({ apiUrl: "https://a.example", models: null }).models).toEqual([]);
+    // The first stays the default; a name listed twice is offered once.
+    expect(parseConfig({ apiUrl: "https://a.example", models: ["b", "a", "b"] }).models).toEqual(["b", "a"]);
   });
 
   it("takes local's ws: socket, and none from a stack deployed before streaming", () => {
@@ -34,6 +43,9 @@ describe("runtime config", () => {
     { apiUrl: "https://a.example", socketUrl: "https://a.example/live" },
     { apiUrl: "https://a.example", socketUrl: "not a url" },
     { apiUrl: "https://a.example", socketUrl: 5 },
+    { apiUrl: "https://a.example", models: "gpt-4.1" },
+    { apiUrl: "https://a.example", models: ["gpt-4.1", 5] },
+    { apiUrl: "https://a.example", models: [""] },
   ])(
     "refuses %j",
     (value) => {

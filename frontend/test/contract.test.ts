@@ -6,6 +6,8 @@ import { describe, expect, it, vi } from "vitest";
 
 import apiMd from "../../docs/api.md?raw";
 import { type Api, ApiError, type ApiErrorKind, createApi } from "../src/api";
+import { parseConfig } from "../src/config";
+import { CLOSED_TOO_LARGE, MAX_FRAME_BYTES, MESSAGE_TOO_BIG } from "../src/size";
 import {
   type DoneFrame,
   type StartedFrame,
@@ -340,7 +342,7 @@ function sameShape(actual: Record<string, unknown>, documented: Record<string, u
 /** How the app treats each documented error frame (by status). */
 const FRAME_HANDLING: Record<number, Handling> = {
   400: ["invalid", "the error shown in place of the answer, no retry"],
-  413: ["invalid", "the error shown in place of the answer, no retry (the composer already stops at 32,000 characters)"],
+  413: ["invalid", "the error shown in place of the answer, no retry (the composer already stops at 32,000 characters and 32 KB of UTF-8)"],
   404: ["not-found", "'conversation not found' in place of the answer, no retry"],
   409: ["invalid", "the server's text, no retry"],
   429: ["rate-limit", "the server's text with a retry"],
@@ -367,12 +369,14 @@ describe("docs/api.md's WebSocket section as the web app reads it", () => {
     (_key, documented) => {
       const doc = documented.value as Record<string, unknown>;
       const { socket, ws } = connected();
+      // A documented `model` is sent as the picker sends it (one of config.json's models).
+      const model = typeof doc.model === "string" ? { model: doc.model } : {};
       const request = socket.ask(
         doc.action === "regenerate"
-          ? { action: "regenerate", conversation: ID }
+          ? { action: "regenerate", conversation: ID, ...model }
           : doc.edit !== undefined
-            ? { action: "send", conversation: ID, edit: 4, content: "Write a limerick instead." }
-            : { action: "send", conversation: null, content: "Write a haiku about Lambda." },
+            ? { action: "send", conversation: ID, edit: 4, content: "Write a limerick instead.", ...model }
+            : { action: "send", conversation: null, content: "Write a haiku about Lambda.", ...model },
         recording().handlers,
       );
       ws().onopen?.(new Event("open"));
@@ -441,4 +445,42 @@ describe("docs/api.md's WebSocket section as the web app reads it", () => {
       }
     },
   );
+});
+
+describe("docs/api.md's runtime configuration and sizes as the web app reads them", () => {
+  function section(heading: string): string {
+    const found = apiMd.split(/^(?=## )/m).find((s) => s.startsWith(`## ${heading}`));
+    if (!found) throw new Error(`docs/api.md has no "## ${heading}"`);
+    return found;
+  }
+
+  it("reads the documented config.json, models and all (the first is the default)", () => {
+    const example = /```json\n([\s\S]*?)\n```/.exec(section("Runtime configuration"));
+    const documented = JSON.parse(example![1]!) as { models: string[] };
+    expect(documented.models.length).toBeGreaterThan(1);
+    expect(parseConfig(documented).models).toEqual(documented.models);
+  });
+
+  it("the send and regenerate messages take an optional model", () => {
+    const text = section("WebSocket");
+    expect(text).toMatch(/`model` \(optional, on `send` and\s+`regenerate`\)/);
+  });
+
+  it("holds each message to the documented frame limit, and knows its close code", () => {
+    const sizes = /\*\*Sizes\.\*\*([\s\S]*?)\n\n/.exec(section("WebSocket"));
+    expect(sizes, 'docs/api.md has no "**Sizes.**" paragraph').not.toBeNull();
+    const paragraph = sizes![1]!.replace(/\s+/g, " ");
+    const frameKb = /a frame over (\d+) KB/.exec(paragraph);
+    const code = /close code (\d{4})/.exec(paragraph);
+    expect(Number(frameKb![1]) * 1024).toBe(MAX_FRAME_BYTES);
+    expect(Number(code![1])).toBe(MESSAGE_TOO_BIG);
+
+    // A connection closed with that code fails the request sent last as too large.
+    const { socket, ws } = connected();
+    const { seen, handlers } = recording();
+    socket.ask({ action: "send", conversation: null, content: "Hi" }, handlers);
+    ws().onopen?.(new Event("open"));
+    ws().onclose?.(new CloseEvent("close", { code: MESSAGE_TOO_BIG }));
+    expect(seen.failed.map((e) => [e.kind, e.message])).toEqual([["invalid", CLOSED_TOO_LARGE]]);
+  });
 });

@@ -59,7 +59,7 @@ function fakeApi(logout: Api["logout"]): Api {
 
 function mount(api: Api) {
   act(() => {
-    render(<App config={{ apiUrl: "http://api", socketUrl: null, stack: "test" }} api={api} storage={localStorage} />, root);
+    render(<App config={{ apiUrl: "http://api", socketUrl: null, models: [], stack: "test" }} api={api} storage={localStorage} />, root);
   });
 }
 

@@ -13,6 +13,7 @@ import {
   parseFrame,
   retryDelay,
 } from "../src/socket";
+import { CLOSED_TOO_LARGE, MAX_FRAME_BYTES, MESSAGE_TOO_BIG, tooLargeToSend } from "../src/size";
 
 class FakeWebSocket implements WebSocketLike {
   readyState = 0;
@@ -349,5 +350,102 @@ describe("frames", () => {
     expect(parseFrame(JSON.stringify({ type: "started", request: "r1", conversation: {}, user_seq: 0, answer_seq: 1 }))).toBeNull();
     expect(parseFrame(new ArrayBuffer(2))).toBeNull();
     expect(parseFrame("[]")).toBeNull();
+  });
+});
+
+describe("sizes (API Gateway closes the connection, 1009, on a frame over 32 KB)", () => {
+  /** A message of `bytes` bytes of UTF-8 once sent with `socket`'s next request id. */
+  function sizedAsk(socket: StreamSocket, bytes: number) {
+    const ask = { action: "send" as const, conversation: null, content: "" };
+    const overhead = socket.measure(ask);
+    // "€" is 3 bytes of UTF-8 (1 UTF-16 unit): fill with it, then ASCII to the exact size.
+    const euros = Math.floor((bytes - overhead) / 3);
+    return { ...ask, content: "€".repeat(euros) + "x".repeat(bytes - overhead - euros * 3) };
+  }
+
+  it("measures the message as sent: UTF-8 bytes, not characters", () => {
+    const socket = client();
+    const ascii = socket.measure({ action: "send", conversation: null, content: "abc" });
+    expect(socket.measure({ action: "send", conversation: null, content: "€😀é" })).toBe(ascii + (3 + 4 + 2) - 3);
+    expect(MAX_FRAME_BYTES).toBe(32_768);
+  });
+
+  it("sends a message of 32,768 bytes, and refuses one byte more without sending it", async () => {
+    const socket = client();
+    const fits = sizedAsk(socket, MAX_FRAME_BYTES);
+    expect(fits.content.length).toBeLessThan(MAX_FRAME_BYTES / 2); // the characters are few
+    const sent = recorder();
+    socket.ask(fits, sent.handlers);
+    last().accept();
+    expect(last().sent).toHaveLength(1);
+    expect(new TextEncoder().encode(JSON.stringify(last().sent[0])).length).toBe(MAX_FRAME_BYTES);
+
+    const over = sizedAsk(socket, MAX_FRAME_BYTES + 1);
+    expect(socket.measure(over)).toBe(MAX_FRAME_BYTES + 1);
+    const refused = recorder();
+    socket.ask(over, refused.handlers);
+    await Promise.resolve();
+    expect(last().sent).toHaveLength(1);
+    expect(refused.events).toEqual(["failed invalid"]);
+    expect(refused.errors[0]!.message).toBe("This message is too long to send (32.1 kB of 32 kB); shorten it.");
+    expect(sent.events).toEqual([]); // the connection and the other request go on
+  });
+
+  it("words the size as kB of 32 kB, rounded up", () => {
+    expect(tooLargeToSend(40_000)).toBe("This message is too long to send (39.1 kB of 32 kB); shorten it.");
+    expect(tooLargeToSend(96_000)).toBe("This message is too long to send (93.8 kB of 32 kB); shorten it.");
+  });
+
+  it("a 1009 close says the last message was too large; other answers lost the connection", () => {
+    const socket = client();
+    const other = recorder();
+    socket.ask({ action: "send", conversation: SUMMARY.id, content: "Hi" }, other.handlers);
+    last().accept();
+    const culprit = recorder();
+    socket.ask({ action: "send", conversation: null, content: "big" }, culprit.handlers);
+    last().readyState = 3;
+    last().onclose?.(new CloseEvent("close", { code: MESSAGE_TOO_BIG }));
+    expect(culprit.events).toEqual(["failed invalid"]);
+    expect(culprit.errors[0]!.message).toBe(CLOSED_TOO_LARGE);
+    expect(culprit.errors[0]!.retryable).toBe(false); // it would be refused again
+    expect(other.events).toEqual(["failed network"]);
+    expect(other.errors[0]!.message).toBe(CONNECTION_LOST);
+  });
+
+  it("a 1009 close of the only request goes idle: no 'connection lost', the next request reconnects", () => {
+    const socket = client();
+    const culprit = recorder();
+    socket.ask({ action: "send", conversation: null, content: "big" }, culprit.handlers);
+    last().accept();
+    last().readyState = 3;
+    last().onclose?.(new CloseEvent("close", { code: MESSAGE_TOO_BIG }));
+    expect(culprit.errors.map((e) => e.message)).toEqual([CLOSED_TOO_LARGE]);
+    expect(states.at(-1)).toEqual({ state: "idle" });
+    socket.ask({ action: "send", conversation: null, content: "short" }, recorder().handlers);
+    expect(sockets).toHaveLength(2);
+  });
+
+  it("any other close is a lost connection", () => {
+    const socket = client();
+    const one = recorder();
+    socket.ask({ action: "send", conversation: null, content: "Hi" }, one.handlers);
+    last().accept();
+    last().drop();
+    expect(one.errors.map((e) => e.message)).toEqual([CONNECTION_LOST]);
+  });
+});
+
+describe("models", () => {
+  it("sends the model asked for with send and regenerate, and none when not given", () => {
+    const socket = client();
+    const a = socket.ask({ action: "send", conversation: null, content: "Hi", model: "gpt-4.1" }, recorder().handlers);
+    const b = socket.ask({ action: "regenerate", conversation: SUMMARY.id, model: "gpt-4o-mini" }, recorder().handlers);
+    const c = socket.ask({ action: "send", conversation: SUMMARY.id, content: "Hi" }, recorder().handlers);
+    last().accept();
+    expect(last().sent).toEqual([
+      { action: "send", conversation: null, content: "Hi", model: "gpt-4.1", request: a },
+      { action: "regenerate", conversation: SUMMARY.id, model: "gpt-4o-mini", request: b },
+      { action: "send", conversation: SUMMARY.id, content: "Hi", request: c },
+    ]);
   });
 });

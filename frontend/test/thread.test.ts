@@ -105,6 +105,16 @@ describe("a streamed answer", () => {
     expect(again.error).toBeNull();
   });
 
+  it("Retry after a stored message asks the model the failed request asked", () => {
+    const t = run(
+      LOADED,
+      { type: "ask", request: "r2", ask: { action: "send", conversation: CONVERSATION.id, content: "More", model: "gpt-4.1" } },
+      started("r2", 4, 5),
+      { type: "failed", request: "r2", error: new ApiError("upstream", "The provider failed") },
+    );
+    expect(t.retry).toEqual({ action: "regenerate", conversation: CONVERSATION.id, model: "gpt-4.1" });
+  });
+
   it("a failure before the message was stored retries the same send, not a second copy", () => {
     const ask = { action: "send" as const, conversation: null, content: "Hi" };
     const t = run(
