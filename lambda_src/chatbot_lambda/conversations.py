@@ -58,9 +58,6 @@ TITLE_CHARS = 80  # a new conversation's title: the start of its first message
 MAX_TITLE_CHARS = 200  # a title given by renaming
 MAX_STREAMS = 3  # answers streaming at once, per user
 BATCH_ITEMS = 25  # BatchWriteItem's limit per request
-# BatchWriteItem may leave items unprocessed (throttling): they are sent again, a few times.
-BATCH_ROUNDS = 8
-BATCH_BACKOFF_S = 0.05
 _CONTEXT_PAGE_ITEMS = 50  # a newest-first read of messages stops once the budget is spent
 
 _ID = re.compile(r"[0-9a-f]{28}")
@@ -543,20 +540,13 @@ def _message_keys(
 
 
 def _delete_keys(dynamodb: Any, table: str, keys: list[dict[str, Any]]) -> None:
-    """BatchWriteItem deletes, 25 a request; what DynamoDB leaves unprocessed (throttled) is
-    sent again a few times with a growing pause (boto3 has no helper for the low-level
-    client; botocore's own retries cover each request's errors)."""
-    for start in range(0, len(keys), BATCH_ITEMS):
-        pending: dict[str, Any] = {
-            table: [{"DeleteRequest": {"Key": key}} for key in keys[start : start + BATCH_ITEMS]]
-        }
-        for round_ in range(BATCH_ROUNDS):
-            pending = dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-            if not pending:
-                break
-            time.sleep(BATCH_BACKOFF_S * 2**round_)
-        else:
-            raise RuntimeError("DynamoDB left deletes unprocessed")
+    """Delete items with BatchWriteItem, 25 a request, through boto3's batch writer, which
+    sends again what DynamoDB leaves unprocessed (throttled)."""
+    from boto3.dynamodb.table import BatchWriter
+
+    with BatchWriter(table, dynamodb, flush_amount=BATCH_ITEMS) as batch:
+        for key in keys:
+            batch.delete_item(Key=key)
 
 
 # -- running answers ---------------------------------------------------------------------------
