@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from chatbot_deploy import paths
 from tests.support.fake_openai import FakeOpenAI
@@ -93,3 +94,10 @@ def send(page: Any, text: str) -> None:
 
 def answers(page: Any) -> Any:
     return page.locator("article.msg-assistant")
+
+
+def answered(page: Any, *texts: str) -> None:
+    """The answers are ``texts``, none still streaming (Send is back: the next can be sent)."""
+    expect(answers(page)).to_have_text(list(texts))
+    expect(page.locator("article.msg-assistant.streaming")).to_have_count(0)
+    expect(page.get_by_role("button", name="Send", exact=True)).to_be_visible()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import answers, send, sign_in
+from tests.browser.conftest import answered, answers, send, sign_in
 from tests.support.fake_openai import FakeOpenAI
 
 pytestmark = pytest.mark.browser
@@ -75,7 +75,7 @@ def test_a_1009_close_says_the_last_message_was_too_large(
     page.route_web_socket(re.compile(r"/socket(\?|$)"), gateway)
     sign_in(page)
     send(page, "first")
-    expect(answers(page)).to_have_text("echo: first")
+    answered(page, "echo: first")
     before = len(fake_openai.requests)
 
     box = page.get_by_label("Message", exact=True)
@@ -89,5 +89,5 @@ def test_a_1009_close_says_the_last_message_was_too_large(
 
     # The next message opens a new connection and is answered.
     send(page, "second")
-    expect(answers(page)).to_have_text(["echo: first", "echo: second"])
+    answered(page, "echo: first", "echo: second")
     expect(box).to_have_value("")
