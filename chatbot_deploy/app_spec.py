@@ -61,7 +61,7 @@ class TableAccess:
 class AppConfig:
     """User-chosen settings that end up in the functions' environment."""
 
-    model: str = DEFAULT_MODEL
+    models: tuple[str, ...] = (DEFAULT_MODEL,)  # offered; the first is the default
     openai_base_url: str | None = None
     system_prompt: str | None = None
     token_ttl_s: int = DEFAULT_TOKEN_TTL
@@ -76,7 +76,7 @@ class EnvValue:
 
     def value(self, names: StackNames, config: AppConfig) -> str | None:
         values: dict[str, str | None] = {
-            "model": config.model,
+            "models": settings.format_models(config.models),
             "openai_base_url": config.openai_base_url,
             "system_prompt": config.system_prompt,
             "token_ttl": str(config.token_ttl_s),
@@ -88,7 +88,7 @@ class EnvValue:
 VALUES = {
     value.name: value
     for value in (
-        EnvValue(settings.ENV_OPENAI_MODEL, "model"),
+        EnvValue(settings.ENV_OPENAI_MODELS, "models"),
         EnvValue(settings.ENV_OPENAI_BASE_URL, "openai_base_url"),
         EnvValue(settings.ENV_SYSTEM_PROMPT, "system_prompt"),
         EnvValue(settings.ENV_TOKEN_TTL, "token_ttl"),
@@ -204,7 +204,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             "chatbot chat",
             parameters=("openai-api-key",),
             tables=SESSION_CHECKS,
-            values=("model", "openai_base_url", "system_prompt"),
+            values=("models", "openai_base_url", "system_prompt"),
         ),
         FunctionSpec(
             "conversations",
@@ -251,7 +251,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
                     "OwnConversations",
                 ),
             ),
-            values=("model", "openai_base_url", "system_prompt"),
+            values=("models", "openai_base_url", "system_prompt"),
             manages_connections=True,
         ),
         FunctionSpec(

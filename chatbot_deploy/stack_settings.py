@@ -40,9 +40,14 @@ LOG_RETENTION_DAYS: tuple[int, ...] = (
 # (at most 4096 bytes, and free), and the model, base URL and prompt go into the chat
 # function's environment, which Lambda limits to 4 KB for all its variables together. With
 # these limits the largest possible settings stay well inside both (a test checks it):
-#   model 128 + base URL 1024 + prompt 2048 + JSON keys and the rest ~130 < 4096.
+#   models 512 (+ 3 per name in JSON) + base URL 1024 + prompt 2048 + JSON keys and the rest
+#   ~130 < 4096.
 # - Model names are short ("gpt-4o-mini", "meta-llama/llama-3.1-8b-instruct"): 128 is ample.
 MODEL_MAX = 128
+# - Several models may be offered (`--model` repeated, the first the default): a picker's
+#   worth, and their names together within a share of the budget.
+MODELS_MAX = 10
+MODELS_CHARS_MAX = 512
 # - Endpoints are short too ("https://NAME.openai.azure.com/openai/v1"); 1024 leaves room.
 BASE_URL_MAX = 1024
 # - The prompt is the only long value: it gets the largest share. It is measured as stored:
@@ -102,6 +107,33 @@ def validate_model(value: str) -> str:
     if len(model) > MODEL_MAX or not _MODEL_RE.fullmatch(model):
         raise InvalidSetting("model", f"{_shown(model)} is not allowed: {allowed}")
     return model
+
+
+def validate_models(value: Any) -> tuple[str, ...]:
+    """The models offered, the first the default: each a valid model name (validate_model),
+    each once, at most MODELS_MAX, their names together at most MODELS_CHARS_MAX characters.
+    One name (text) is a one-item list: stacks stored before several models were offered."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)):
+        raise InvalidSetting("model", f"expected model names, got {_shown(value)}")
+    if not value:
+        raise InvalidSetting("model", "no model: give at least one")
+    models: list[str] = []
+    for item in value:
+        model = validate_model(item)
+        if model in models:
+            raise InvalidSetting("model", f"{model!r} is given twice: name each model once")
+        models.append(model)
+    if len(models) > MODELS_MAX:
+        raise InvalidSetting("model", f"{len(models)} models; at most {MODELS_MAX}")
+    together = sum(len(model) for model in models)
+    if together > MODELS_CHARS_MAX:
+        raise InvalidSetting(
+            "model",
+            f"the model names are {together} characters together; at most {MODELS_CHARS_MAX}",
+        )
+    return tuple(models)
 
 
 def validate_base_url(value: str) -> str:
@@ -203,22 +235,31 @@ def validate_arch(value: str) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    model: str = DEFAULT_MODEL
+    models: tuple[str, ...] = (DEFAULT_MODEL,)  # offered; the first is the default
     openai_base_url: str | None = None
     system_prompt: str | None = None
     log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
     arch: str = DEFAULT_ARCH
 
+    @property
+    def model(self) -> str:
+        """The default model: the first offered."""
+        return self.models[0]
+
     def app_config(self) -> AppConfig:
         return AppConfig(
-            model=self.model,
+            models=self.models,
             openai_base_url=self.openai_base_url,
             system_prompt=self.system_prompt,
         )
 
     def as_dict(self) -> dict[str, Any]:
         """Keyed by each setting's CLI name (as stored, and as `status --json` shows)."""
-        return {setting.name: getattr(self, setting.field) for setting in SETTINGS}
+        return {setting.name: _stored_value(getattr(self, setting.field)) for setting in SETTINGS}
+
+
+def _stored_value(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
 
 
 _DEFAULTS = {item.name: item.default for item in fields(Settings)}
@@ -250,10 +291,11 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(
+        "models",
         "model",
-        "model",
-        f"Model name the chat function asks for (default: {DEFAULT_MODEL}).",
-        validate_model,
+        "A model the chatbot offers (repeatable; the first is the default, the web app lets "
+        f"people choose among them; default: {DEFAULT_MODEL}).",
+        validate_models,
     ),
     Setting(
         "openai_base_url",
@@ -354,7 +396,18 @@ def _describe(name: str, value: Any) -> str:
         )
     if name == "log-retention":
         return f"{value} days"
+    if isinstance(value, (list, tuple)):  # the models: "gpt-4o-mini, gpt-4.1"
+        return ", ".join(_describe(name, item) for item in value)
     return _shown(value, 80) if len(str(value)) > 80 else str(value)
+
+
+def shown(name: str, value: Any) -> str:
+    """A setting's value as `status` shows it (the models as "gpt-4o-mini, gpt-4.1")."""
+    if value is None:
+        return "(default: none)"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(item) for item in value)
+    return str(value)
 
 
 def changes(old: Settings, new: Settings) -> list[Change]:

@@ -7,17 +7,28 @@ to the app; `local` answers it on the fly.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from typing import Any
 
 CONFIG_PATH = "/config.json"
 
 
-def runtime_config(api_url: str, stack: str, socket_url: str | None = None) -> dict[str, str]:
-    """`socketUrl` (the WebSocket API, docs/api.md) only when there is one."""
-    config = {"apiUrl": api_url.rstrip("/"), "stack": stack}
+def runtime_config(
+    api_url: str, stack: str, socket_url: str | None = None, *, models: Sequence[str]
+) -> dict[str, Any]:
+    """`socketUrl` (the WebSocket API, docs/api.md) only when there is one; `models` are the
+    models offered, the first the default (the stack's `--model` settings)."""
+    if not models:
+        raise ValueError("at least one model is offered")
+    config: dict[str, Any] = {"apiUrl": api_url.rstrip("/"), "stack": stack}
     if socket_url is not None:
         config["socketUrl"] = socket_url
+    config["models"] = list(models)
     return config
 
 
-def runtime_config_bytes(api_url: str, stack: str, socket_url: str | None = None) -> bytes:
-    return json.dumps(runtime_config(api_url, stack, socket_url), indent=2).encode() + b"\n"
+def runtime_config_bytes(
+    api_url: str, stack: str, socket_url: str | None = None, *, models: Sequence[str]
+) -> bytes:
+    config = runtime_config(api_url, stack, socket_url, models=models)
+    return json.dumps(config, indent=2).encode() + b"\n"

@@ -15,7 +15,7 @@ def test_a_token_expiring_while_its_authorization_is_cached_gets_401(fake_openai
     from chatbot_deploy.app_spec import AppConfig
     from tests.support.local_app import running_local
 
-    config = AppConfig(model="m", openai_base_url=fake_openai.base_url, token_ttl_s=1)
+    config = AppConfig(models=("m",), openai_base_url=fake_openai.base_url, token_ttl_s=1)
     with running_local(fake_openai.base_url, config=config) as short:
         token = http.login(short.url, USERNAME, PASSWORD)
         first = http.post(f"{short.url}/chat", MESSAGE, http.bearer(token))

@@ -118,6 +118,14 @@ CASES = {
     "local user with a bad name": Case(
         ("local", "--user", "bad name:password123"), 2, "' ' not allowed", one_line=False
     ),
+    "the same model twice": Case(
+        ("up", "--model", "gpt-4.1", "--model", "gpt-4.1"), 2,
+        "'gpt-4.1' is given twice: name each model once", one_line=False,
+    ),
+    "too many models for local": Case(
+        ("local", *[arg for index in range(11) for arg in ("--model", f"m{index}")]), 2,
+        "11 models; at most 10", one_line=False,
+    ),
     "password not UTF-8": Case(
         ("add-user", "bob", "--password-stdin"), 1, "not UTF-8", stdin=b"\xff\xfe-secret\n"
     ),

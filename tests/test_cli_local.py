@@ -101,6 +101,43 @@ def test_seeded_users_and_openai_settings_from_the_environment(fake_openai):
 
 
 @pytest.mark.slow
+def test_several_models_are_offered_and_the_first_is_the_default(fake_openai):
+    proc, output = start_local(
+        "--user",
+        "bob:bob-password-1",
+        "--model",
+        "m-default",
+        "--model",
+        "m-other",
+        env={"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": fake_openai.base_url},
+    )
+    try:
+        base = url_of(output)
+        config = http.request("GET", f"{base}/config.json")
+        assert config.status == 200
+        assert config.json()["models"] == ["m-default", "m-other"]
+        token = http.login(base, "bob", "bob-password-1")
+        messages = [{"role": "user", "content": "hi"}]
+        reply = http.post(f"{base}/chat", {"messages": messages}, http.bearer(token))
+        assert reply.status == 200, reply.body
+        assert fake_openai.requests[-1].body["model"] == "m-default"
+        reply = http.post(
+            f"{base}/chat", {"messages": messages, "model": "m-other"}, http.bearer(token)
+        )
+        assert reply.status == 200, reply.body
+        assert fake_openai.requests[-1].body["model"] == "m-other"
+        asked = len(fake_openai.requests)
+        reply = http.post(
+            f"{base}/chat", {"messages": messages, "model": "gpt-4o-mini"}, http.bearer(token)
+        )
+        assert reply.status == 400
+        assert "m-default, m-other" in reply.json()["error"]
+        assert len(fake_openai.requests) == asked  # refused before the provider is asked
+    finally:
+        stop(proc)
+
+
+@pytest.mark.slow
 def test_sigterm_stops_it_cleanly_too():
     proc, _ = start_local()
     proc.send_signal(signal.SIGTERM)

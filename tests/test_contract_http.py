@@ -58,11 +58,15 @@ def every_answer_is_documented(monkeypatch, app, request):
     RAN.add(request.node.nodeid)
 
 
+MODELS = ("test-model", "test-model-2")  # offered; the first is the default
+
+
 @pytest.fixture(scope="module")
 def app(fake_openai):
     from tests.support.local_app import running_local
 
-    with running_local(fake_openai.base_url) as running:
+    config = app_spec.AppConfig(models=MODELS, openai_base_url=fake_openai.base_url)
+    with running_local(fake_openai.base_url, config=config) as running:
         yield running
 
 
@@ -121,6 +125,34 @@ def test_chat_success_shape(app, token):
     assert body["message"] == {"role": "assistant", "content": "echo: hi"}
     assert body["model"] == "test-model"
     assert set(body["usage"]) == {"prompt_tokens", "completion_tokens", "total_tokens"}
+
+
+def test_chat_asks_the_model_chosen_among_those_offered(app, token, fake_openai):
+    messages = [{"role": "user", "content": "hi"}]
+    for body, asked in (
+        ({"messages": messages}, "test-model"),
+        ({"messages": messages, "model": "test-model-2"}, "test-model-2"),
+        ({"messages": messages, "model": "test-model"}, "test-model"),
+        ({"messages": messages, "model": None}, "test-model"),
+    ):
+        reply = http.post(f"{app.url}/chat", body, http.bearer(token))
+        assert reply.status == 200, reply.body
+        assert fake_openai.requests[-1].body["model"] == asked
+        assert reply.json()["model"] == asked
+
+
+@pytest.mark.parametrize("model", ["gpt-4o-mini", "TEST-MODEL", "", 7, ["test-model"]])
+def test_chat_with_a_model_not_offered_is_a_400_before_the_provider(app, token, fake_openai, model):
+    asked = len(fake_openai.requests)
+    body = {"messages": [{"role": "user", "content": "hi"}], "model": model}
+    reply = http.post(f"{app.url}/chat", body, http.bearer(token))
+    assert reply.status == 400
+    error = reply.json()["error"]
+    if isinstance(model, str):
+        assert error == "field 'model' must be one of the models offered: test-model, test-model-2"
+    else:
+        assert error == "field 'model' must be a string"
+    assert len(fake_openai.requests) == asked
 
 
 BAD_CHAT = [
@@ -335,7 +367,12 @@ def test_config_json_points_at_this_server(app):
     reply = http.request("GET", f"{app.url}/config.json")
     assert reply.status == 200
     socket_url = app.url.replace("http://", "ws://") + "/socket"
-    assert reply.json() == {"apiUrl": app.url, "socketUrl": socket_url, "stack": "local"}
+    assert reply.json() == {
+        "apiUrl": app.url,
+        "socketUrl": socket_url,
+        "stack": "local",
+        "models": list(MODELS),
+    }
 
 
 def test_root_explains_when_the_web_app_is_not_built(app):

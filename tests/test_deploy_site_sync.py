@@ -19,7 +19,9 @@ from chatbot_deploy.errors import UserError
 
 BUCKET = "demo-site-123456789012-us-east-1"
 WRITE_OPERATIONS = {"PutObject", "DeleteObjects", "DeleteObject", "CopyObject", "UploadPart"}
-CONFIG = webconfig.runtime_config_bytes("https://abc.execute-api.us-east-1.amazonaws.com", "demo")
+CONFIG = webconfig.runtime_config_bytes(
+    "https://abc.execute-api.us-east-1.amazonaws.com", "demo", models=("gpt-4o-mini",)
+)
 
 
 class CallLog:
@@ -150,7 +152,7 @@ def test_config_json_comes_from_the_given_bytes(s3, dist):
     assert json.loads(CONFIG)["stack"] == "demo"
     # a new API URL means a new config.json, and nothing else is written
     log = CallLog(s3)
-    other = webconfig.runtime_config_bytes("https://xyz.example.com", "demo")
+    other = webconfig.runtime_config_bytes("https://xyz.example.com", "demo", models=("m",))
     result = site.sync_site(s3, BUCKET, dist, other)
     assert result.uploaded == ["config.json"]
     assert log.writes == 1

@@ -29,10 +29,11 @@ def send(app, data: bytes, **kw) -> http.Reply:
     return http.raw(app.url, data, **kw)
 
 
-def config_for(api_url: str) -> dict[str, str]:
-    """/config.json under `local`: the API and the WebSocket API on the request's host."""
+def config_for(api_url: str) -> dict[str, object]:
+    """/config.json under `local`: the API and the WebSocket API on the request's host, and
+    the models offered (the app's: tests/support/local_app.py)."""
     socket_url = api_url.replace("http://", "ws://", 1) + "/socket"
-    return {"apiUrl": api_url, "socketUrl": socket_url, "stack": "local"}
+    return {"apiUrl": api_url, "socketUrl": socket_url, "stack": "local", "models": ["test-model"]}
 
 
 def json_answer(reply: http.Reply) -> tuple[int, object]:

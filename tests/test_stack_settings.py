@@ -28,6 +28,8 @@ from chatbot_deploy.stack_settings import (
     BASE_URL_MAX,
     LOG_RETENTION_DAYS,
     MODEL_MAX,
+    MODELS_CHARS_MAX,
+    MODELS_MAX,
     PARAMETER_VALUE_MAX,
     SETTINGS,
     SYSTEM_PROMPT_MAX_BYTES,
@@ -50,7 +52,7 @@ from chatbot_lambda.settings import DEFAULT_MODEL
 from tests.cli_run import run
 
 NAMES = StackNames("chatbot")
-PIRATE = Settings(model="gpt-4.1", system_prompt="You are a pirate")
+PIRATE = Settings(models=("gpt-4.1",), system_prompt="You are a pirate")
 
 
 # ---------------------------------------------------------------- apply
@@ -78,7 +80,7 @@ def test_given_values_are_normalised():
 def test_reset_puts_one_setting_back_and_leaves_the_others():
     current = replace(PIRATE, log_retention_days=7, arch="x86_64")
     new = apply(current, {}, reset=["model"])
-    assert new == replace(current, model=DEFAULT_MODEL)
+    assert new == replace(current, models=(DEFAULT_MODEL,))
     new = apply(current, {}, reset=["system-prompt", "log-retention"])
     assert new.system_prompt is None and new.log_retention_days == 30
     assert new.model == "gpt-4.1" and new.arch == "x86_64"
@@ -86,7 +88,7 @@ def test_reset_puts_one_setting_back_and_leaves_the_others():
 
 def test_a_flag_and_a_reset_of_another_setting_go_together():
     new = apply(PIRATE, {"model": "gpt-4o"}, reset=["system-prompt"])
-    assert new == Settings(model="gpt-4o")
+    assert new == Settings(models=("gpt-4o",))
 
 
 def test_given_and_reset_of_the_same_setting_is_refused():
@@ -110,20 +112,20 @@ def test_a_bad_given_value_is_refused():
 
 def test_settings_as_dict_and_app_config():
     assert PIRATE.as_dict() == {
-        "model": "gpt-4.1",
+        "model": ["gpt-4.1"],
         "openai-base-url": None,
         "system-prompt": "You are a pirate",
         "log-retention": 30,
         "arch": "arm64",
     }
     config = PIRATE.app_config()
-    assert (config.model, config.openai_base_url, config.system_prompt) == (
-        "gpt-4.1",
+    assert (config.models, config.openai_base_url, config.system_prompt) == (
+        ("gpt-4.1",),
         None,
         "You are a pirate",
     )
     assert [s.default for s in SETTINGS] == [
-        "gpt-4o-mini",
+        ("gpt-4o-mini",),
         None,
         None,
         30,
@@ -317,6 +319,61 @@ def test_bad_arch(value):
         validate_arch(value)
 
 
+# ---------------------------------------------------------------- several models
+
+
+def test_models_keep_their_order_the_first_is_the_default():
+    new = apply(PIRATE, {"model": [" gpt-4.1 ", "gpt-4o-mini", "llama3.1:8b"]})
+    assert new.models == ("gpt-4.1", "gpt-4o-mini", "llama3.1:8b")
+    assert new.model == "gpt-4.1"
+    assert new == replace(PIRATE, models=new.models)  # nothing else changed
+    assert new.app_config().models == new.models
+    assert apply(PIRATE, {"model": "gpt-4o"}).models == ("gpt-4o",)  # one name: one model
+
+
+def test_reset_model_puts_back_the_default_list():
+    several = apply(PIRATE, {"model": ["gpt-4.1", "gpt-4o"]})
+    assert apply(several, {}, reset=["model"]).models == (DEFAULT_MODEL,)
+    assert apply(several, {}, reset=["models"]).models == (DEFAULT_MODEL,)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            ["gpt-4.1", "gpt-4o", " gpt-4.1"],
+            "--model: 'gpt-4.1' is given twice: name each model once",
+        ),
+        ([], "--model: no model: give at least one"),
+        (["gpt-4.1", ""], "--model: empty: a model name is 1-128"),
+        (["gpt-4.1", "bad model"], "--model: 'bad model' is not allowed"),
+        ([f"m{index}" for index in range(MODELS_MAX + 1)], f"11 models; at most {MODELS_MAX}"),
+        (
+            ["a" * MODEL_MAX] * 0 + [c * MODEL_MAX for c in "abcde"],
+            "640 characters together; at most 512",
+        ),
+        ({"gpt-4.1": 1}, "expected model names, got"),
+        (["gpt-4.1", 7], "expected text, got 7"),
+    ],
+)
+def test_bad_model_lists_are_refused_in_one_line(value, message):
+    with pytest.raises(InvalidSetting) as raised:
+        apply(PIRATE, {"model": value})
+    assert message in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_models_are_stored_as_a_list_and_printed_readably():
+    several = apply(Settings(), {"model": ["gpt-4.1", "gpt-4o-mini"]})
+    assert json.loads(to_json(several))["model"] == ["gpt-4.1", "gpt-4o-mini"]
+    assert from_json(to_json(several)) == several
+    assert [c.describe() for c in changes(Settings(), several)] == [
+        "model: gpt-4o-mini → gpt-4.1, gpt-4o-mini"
+    ]
+    assert stack_settings.shown("model", several.as_dict()["model"]) == "gpt-4.1, gpt-4o-mini"
+    assert stack_settings.shown("system-prompt", None) == "(default: none)"
+
+
 # ---------------------------------------------------------------- changes
 
 
@@ -338,6 +395,10 @@ def test_change_describe_shortens_a_long_prompt_to_one_line():
     assert "\n" not in line and len(line) < 120
     assert Change("model", "gpt-4o-mini", "gpt-4.1").describe() == "model: gpt-4o-mini → gpt-4.1"
     assert (
+        Change("model", ("gpt-4o-mini",), ("gpt-4.1", "gpt-4o-mini")).describe()
+        == "model: gpt-4o-mini → gpt-4.1, gpt-4o-mini"
+    )
+    assert (
         Change("openai-base-url", None, "http://h/v1").describe()
         == "openai-base-url: (default: none) → http://h/v1"
     )
@@ -348,7 +409,7 @@ def test_change_describe_shortens_a_long_prompt_to_one_line():
 
 def test_json_round_trip_is_compact_sorted_and_versioned():
     settings = Settings(
-        model="llama3.1:8b",
+        models=("llama3.1:8b",),
         openai_base_url="http://h:11434/v1",
         system_prompt='Say "ahoy"\nÉtrange 🏴‍☠️',
         log_retention_days=7,
@@ -361,7 +422,7 @@ def test_json_round_trip_is_compact_sorted_and_versioned():
     assert list(document) == sorted(document)
     assert "Étrange 🏴‍☠️" in text  # UTF-8 as is: \uXXXX escapes would take 6 bytes each
     assert to_json(Settings()) == (
-        '{"arch":"arm64","log-retention":30,"model":"gpt-4o-mini","openai-base-url":null,'
+        '{"arch":"arm64","log-retention":30,"model":["gpt-4o-mini"],"openai-base-url":null,'
         '"system-prompt":null,"version":1}'
     )
     assert from_json(to_json(Settings())) == Settings()
@@ -369,7 +430,7 @@ def test_json_round_trip_is_compact_sorted_and_versioned():
 
 def test_json_unknown_keys_are_ignored_and_missing_keys_default():
     assert from_json('{"version":1,"model":"gpt-4.1","temperature":0.2,"x":{}}') == Settings(
-        model="gpt-4.1"
+        models=("gpt-4.1",)
     )
     assert from_json("{}") == Settings()
     assert from_json('{"openai-base-url":null,"system-prompt":null}') == Settings()
@@ -398,18 +459,24 @@ def test_json_from_a_newer_version_is_refused():
         from_json('{"version":2,"model":"gpt-5"}')
 
 
+# As many models as allowed, their names as long as allowed together.
+LARGEST_MODELS = tuple(
+    f"{index}" + "m" * (MODELS_CHARS_MAX // MODELS_MAX - 1) for index in range(MODELS_MAX)
+)
+
+
 def test_the_largest_settings_fit_ssm_and_the_lambda_environment():
     """No valid combination can exceed a Standard SSM parameter (4096 bytes) or Lambda's
     4 KB environment, even with a prompt full of characters JSON escapes."""
     largest = Settings(
-        model="m" * MODEL_MAX,
+        models=LARGEST_MODELS,
         openai_base_url="https://" + "h" * (BASE_URL_MAX - len("https://")),
         system_prompt='"' * (SYSTEM_PROMPT_MAX_BYTES // 2),  # each stored as 2 bytes
         log_retention_days=max(LOG_RETENTION_DAYS),
         arch="x86_64",
     )
     for field, value in (
-        ("model", largest.model),
+        ("model", largest.models),
         ("openai_base_url", largest.openai_base_url),
         ("system_prompt", largest.system_prompt),
     ):
@@ -455,7 +522,7 @@ def test_save_creates_a_tagged_string_parameter(aws):
     assert log.writes == [("ssm", "PutParameter")]
     parameter = ssm.get_parameter(Name=NAMES.settings_param)["Parameter"]
     assert parameter["Type"] == "String"
-    assert json.loads(parameter["Value"])["model"] == "gpt-4.1"
+    assert json.loads(parameter["Value"])["model"] == ["gpt-4.1"]
     tags = ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=NAMES.settings_param)
     assert {t["Key"]: t["Value"] for t in tags["TagList"]} == {TAG_KEY: "chatbot"}
     described = ssm.describe_parameters(
@@ -493,7 +560,7 @@ def test_saving_changed_settings_overwrites(aws):
 def test_the_largest_settings_can_be_stored(aws):
     ssm, _ = aws
     largest = Settings(
-        model="m" * MODEL_MAX,
+        models=LARGEST_MODELS,
         openai_base_url="https://" + "h" * (BASE_URL_MAX - len("https://")),
         system_prompt="🏴" * (SYSTEM_PROMPT_MAX_BYTES // 4),
     )
@@ -515,6 +582,32 @@ def test_a_damaged_stored_value_is_reported_and_repaired_by_reset(aws):
     assert current == Settings()
     assert save(ssm, NAMES, apply(current, {}, reset=["model"])) is True
     assert load(ssm, NAMES) == Settings()
+
+
+def test_stored_single_model_of_an_older_version_is_read_as_a_one_item_list(aws):
+    """A stack whose settings were stored before several models were offered: its `model`
+    is one string. It keeps working: read as a one-item list, a bare `up` writes nothing,
+    and a new list replaces it."""
+    ssm, log = aws
+    old = (
+        '{"arch":"arm64","log-retention":30,"model":"gpt-4.1","openai-base-url":null,'
+        '"system-prompt":"You are a pirate","version":1}'
+    )
+    ssm.put_parameter(Name=NAMES.settings_param, Value=old, Type="String")
+    stored = load(ssm, NAMES)
+    assert stored == PIRATE and stored is not None
+    assert stored.models == ("gpt-4.1",) and stored.model == "gpt-4.1"
+    log.clear()
+    assert save(ssm, NAMES, apply(stored, {})) is False  # a bare `up`
+    assert log.writes == []
+    assert ssm.get_parameter(Name=NAMES.settings_param)["Parameter"]["Value"] == old
+    several = apply(stored, {"model": ["gpt-4.1", "gpt-4o"]})
+    assert [c.describe() for c in changes(stored, several)] == ["model: gpt-4.1 → gpt-4.1, gpt-4o"]
+    assert save(ssm, NAMES, several) is True
+    value = json.loads(ssm.get_parameter(Name=NAMES.settings_param)["Parameter"]["Value"])
+    assert value["model"] == ["gpt-4.1", "gpt-4o"]
+    assert value["system-prompt"] == "You are a pirate"
+    assert load(ssm, NAMES) == several
 
 
 # ---------------------------------------------------------------- CLI
@@ -568,6 +661,13 @@ def usage_error(result: Any) -> str:
             ("local", "--model", "bad model"),
             "'bad model' is not allowed: a model name is 1-128 letters, digits and . _ - : / @ +",
         ),
+        (
+            ("up", "--model", "gpt-4.1", "--model", "gpt-4o", "--model", "gpt-4.1"),
+            "(env var: 'OPENAI_MODEL'): 'gpt-4.1' is given twice: name each model once",
+        ),
+        (("up", "--model", "gpt-4.1", "--model", "a b"), "'a b' is not allowed"),
+        (("up", "--model", "gpt-4.1", "--reset", "model"), "contradict each other"),
+        (("local", "--model", "gpt-4.1", "--model", ""), "empty: a model name is 1-128"),
         (("local", "--openai-base-url", "http://u:p@h/v1"), "the key belongs in OPENAI_API_KEY"),
         (("local", "--system-prompt", "\x07"), "control character"),
     ],
@@ -583,10 +683,10 @@ def test_bad_values_are_usage_errors_before_any_aws_call(no_aws, argv, message):
 
 
 def test_a_bad_model_from_the_environment_is_refused_too(no_aws, monkeypatch):
-    monkeypatch.setenv("OPENAI_MODEL", "bad model")
+    monkeypatch.setenv("OPENAI_MODEL", "bad!model")
     result = run("local")
     assert result.code == 2
-    assert "(env var: 'OPENAI_MODEL'): 'bad model' is not allowed" in usage_error(result)
+    assert "(env var: 'OPENAI_MODEL'): 'bad!model' is not allowed" in usage_error(result)
 
 
 def option_probe() -> typer.Typer:
@@ -631,7 +731,18 @@ def test_options_pass_none_when_not_given_and_validated_values_when_given(no_aws
     parsed = json.loads(result.stdout)
     assert parsed["reset"] == ["system-prompt"]
     new = apply(PIRATE, parsed["given"], parsed["reset"])
-    assert new == Settings(model="gpt-4.1", log_retention_days=90, arch="x86_64")
+    assert new == Settings(models=("gpt-4.1",), log_retention_days=90, arch="x86_64")
+
+    result = runner.invoke(option_probe(), ["--model", "b-model", "--model", " a-model"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["given"]["model"] == ["b-model", "a-model"]  # in order
+
+
+def test_models_from_the_environment_are_separated_by_spaces(no_aws, monkeypatch):
+    monkeypatch.setenv("OPENAI_MODEL", "gpt-4.1 gpt-4o-mini")
+    result = CliRunner().invoke(option_probe(), [])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["given"]["model"] == ["gpt-4.1", "gpt-4o-mini"]
 
 
 @pytest.mark.parametrize(

@@ -67,6 +67,7 @@ def local(
         users = [LocalUser(DEMO_USER, secrets.token_urlsafe(12))]
     api_key = os.environ.get("OPENAI_API_KEY") or None
     # No stored settings here: what is not given takes its default (model gpt-4o-mini).
+    # `model` was validated (a tuple, the first the default) by its option's callback.
     # The values were validated by the options' callbacks, as `up` validates them.
     config = stack_settings.apply(
         stack_settings.Settings(),
@@ -89,7 +90,9 @@ def local(
                 aws.add_user(item)
             api = HttpApi.from_spec()
             try:
-                server = LocalServer((host, port), api, paths.web_dist(), aws.names.stack)
+                server = LocalServer(
+                    (host, port), api, paths.web_dist(), aws.names.stack, config.models
+                )
             except OSError as exc:
                 raise UserError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
         routes = ", ".join(route.route_key for route in app_spec.ROUTES)

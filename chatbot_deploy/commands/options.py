@@ -46,7 +46,7 @@ def _checked(name: str) -> Callable[[Any], Any]:
     validate = stack_settings.setting(name).validate
 
     def callback(value: Any) -> Any:
-        if value is None:
+        if value is None or value == []:  # not given (a repeatable option: no item)
             return None
         try:
             return validate(value)
@@ -69,9 +69,17 @@ def _help(name: str) -> str:
 
 # The stack's settings. None means "not given": `up` keeps the stored value, `local` uses the
 # default (stack_settings.Settings()).
+# Repeatable, the first the default: validated together (each once). OPENAI_MODEL may name
+# several, separated by spaces.
 Model = Annotated[
-    str | None,
-    typer.Option("--model", envvar="OPENAI_MODEL", help=_help("model"), callback=_checked("model")),
+    list[str] | None,
+    typer.Option(
+        "--model",
+        metavar="NAME",
+        envvar="OPENAI_MODEL",
+        help=_help("model"),
+        callback=_checked("model"),
+    ),
 ]
 OpenAIBaseUrl = Annotated[
     str | None,

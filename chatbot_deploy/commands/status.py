@@ -68,7 +68,7 @@ def status(
                 out,
                 columns(
                     [
-                        [name, "(default: none)" if value is None else str(value)]
+                        [name, stack_settings.shown(name, value)]
                         for name, value in settings.as_dict().items()
                     ],
                     indent=2,

@@ -27,7 +27,9 @@ def deployed_settings(ctx: DeployContext, *, replacing: Iterable[str] = ()) -> S
     configuration = function["Configuration"]
     variables = configuration.get("Environment", {}).get("Variables", {})
     found: dict[str, Any] = {
-        "model": variables.get(env.ENV_OPENAI_MODEL),
+        # OPENAI_MODELS since several models are offered; OPENAI_MODEL (one) before
+        "model": list(env.parse_models(variables.get(env.ENV_OPENAI_MODELS)))
+        or variables.get(env.ENV_OPENAI_MODEL),
         "openai-base-url": variables.get(env.ENV_OPENAI_BASE_URL),
         "system-prompt": variables.get(env.ENV_SYSTEM_PROMPT),
         "arch": (configuration.get("Architectures") or ["x86_64"])[0],

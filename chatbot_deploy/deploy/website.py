@@ -33,7 +33,9 @@ class SiteFiles(Unit):
         ctx = job.ctx
         info: ApiInfo = inputs["api"]
         socket: SocketInfo = inputs["socket-api"]
-        config_json = webconfig.runtime_config_bytes(info.url, ctx.names.stack, socket.url)
+        config_json = webconfig.runtime_config_bytes(
+            info.url, ctx.names.stack, socket.url, models=ctx.settings.models
+        )
         result = job.sources.sync_site(
             ctx.client("s3"), inputs["bucket"], inputs["web"], config_json
         )

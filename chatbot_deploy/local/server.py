@@ -21,6 +21,7 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -35,6 +36,7 @@ from chatbot_deploy.local.gateway import (
     is_api_path,
 )
 from chatbot_deploy.local.socket_api import SocketApi
+from chatbot_lambda.settings import DEFAULT_MODEL
 
 logger = logging.getLogger("chatbot_deploy.local")
 
@@ -90,11 +92,17 @@ class LocalServer(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(
-        self, address: tuple[str, int], api: HttpApi, web_dir: Path | None, stack: str
+        self,
+        address: tuple[str, int],
+        api: HttpApi,
+        web_dir: Path | None,
+        stack: str,
+        models: Sequence[str] = (DEFAULT_MODEL,),
     ) -> None:
         self.api = api
         self.web_dir = web_dir
         self.stack = stack
+        self.models = tuple(models)  # offered, the first the default (`local --model`)
         # The WebSocket API on the same port, with the same functions (socket_api); closed by
         # server_close, which also runs when the port cannot be bound.
         self.sockets = SocketApi(api.handlers)
@@ -357,7 +365,10 @@ class RequestHandler(SimpleHTTPRequestHandler):
             # The Host was checked by admit(): one of this server's names.
             host = self.headers.get("host") or self.server.url.removeprefix("http://")
             body = webconfig.runtime_config_bytes(
-                f"http://{host}", self.server.stack, f"ws://{host}{app_spec.LOCAL_SOCKET_PATH}"
+                f"http://{host}",
+                self.server.stack,
+                f"ws://{host}{app_spec.LOCAL_SOCKET_PATH}",
+                models=self.server.models,
             )
             self.send(200, {"content-type": "application/json", "cache-control": "no-cache"}, body)
             return

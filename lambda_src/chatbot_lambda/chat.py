@@ -40,14 +40,14 @@ def handler(event: Event, context: Any) -> Response:
     # 5 min): an expired token, a removed user, a token issued before the password last
     # changed or signed out, is refused within signed_in.SESSION_CHECK_TTL_S.
     signed_in.username(authorizer_context(event), bearer_token(event))
-    request = parse_chat(event)
     config = settings.ChatSettings.from_env()
+    request = parse_chat(event, config.models)
     provider = upstream.for_container(config)  # 503 when no key is configured
     messages = [message.as_dict() for message in request.messages]
     if config.system_prompt:
         messages.insert(0, {"role": "system", "content": config.system_prompt})
     # UpstreamError -> its status, via http_handler
-    completion = provider.complete(messages, time_left_s(context))
+    completion = provider.complete(messages, time_left_s(context), request.model)
     return json_response(
         200,
         {

@@ -299,6 +299,28 @@ def rename(dynamodb: Any, table: str, user: str, conversation_id: str, title: st
     return _conversation(reply["Attributes"])
 
 
+def set_model(
+    dynamodb: Any, table: str, user: str, conversation: Conversation, model: str
+) -> Conversation:
+    """Answer the conversation with ``model`` from now on (its ``updated_at`` stays: only a
+    message is activity)."""
+    try:
+        reply = dynamodb.update_item(
+            TableName=table,
+            Key=_header_key(user, conversation.id),
+            UpdateExpression="SET #m = :m",
+            ConditionExpression="attribute_exists(#id)",
+            ExpressionAttributeNames={"#m": "model", "#id": RANGE_KEY},
+            ExpressionAttributeValues={":m": {"S": model}},
+            ReturnValues="ALL_NEW",
+        )
+    except Exception as exc:
+        if _condition_failed(dynamodb, exc):
+            raise NotFound(conversation.id) from None
+        raise
+    return _conversation(reply["Attributes"])
+
+
 def delete(dynamodb: Any, table: str, user: str, conversation_id: str) -> None:
     """Delete the conversation and all its messages; :class:`NotFound` if there is none."""
     get(dynamodb, table, user, conversation_id)

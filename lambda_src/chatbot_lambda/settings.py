@@ -19,6 +19,12 @@ ENV_REVOKED_TOKENS_TABLE = "REVOKED_TOKENS_TABLE"
 ENV_CONVERSATIONS_TABLE = "CONVERSATIONS_TABLE"
 ENV_JWT_SECRET_PARAM = "JWT_SECRET_PARAM"  # noqa: S105 - a variable name
 ENV_OPENAI_KEY_PARAM = "OPENAI_API_KEY_PARAM"
+# The models offered, the default first, comma-separated ("gpt-4o-mini,gpt-4.1"): a model name
+# is letters, digits and . _ - : / @ + (`up` refuses any other), never a comma.
+ENV_OPENAI_MODELS = "OPENAI_MODELS"
+MODELS_SEPARATOR = ","
+# Before several models were offered (issue 11) the one model was in OPENAI_MODEL; read only
+# to adopt the settings of a stack deployed before settings were stored (deploy/adopt.py).
 ENV_OPENAI_MODEL = "OPENAI_MODEL"
 ENV_OPENAI_BASE_URL = "OPENAI_BASE_URL"
 ENV_SYSTEM_PROMPT = "SYSTEM_PROMPT"
@@ -51,17 +57,40 @@ class TokenSettings(NamedTuple):
         )
 
 
+def parse_models(text: str | None) -> tuple[str, ...]:
+    """OPENAI_MODELS' value as a tuple, in order, each once; empty for none."""
+    found: list[str] = []
+    for item in (text or "").split(MODELS_SEPARATOR):
+        name = item.strip()
+        if name and name not in found:
+            found.append(name)
+    return tuple(found)
+
+
+def format_models(models: tuple[str, ...] | list[str]) -> str:
+    """The models as OPENAI_MODELS holds them (the inverse of :func:`parse_models`)."""
+    return MODELS_SEPARATOR.join(models)
+
+
 class ChatSettings(NamedTuple):
     api_key_param: str
-    model: str
+    models: tuple[str, ...]  # never empty; the first is the default
     base_url: str | None
     system_prompt: str | None
+
+    @property
+    def model(self) -> str:
+        """The default model: the first offered."""
+        return self.models[0]
+
+    def offers(self, model: str) -> bool:
+        return model in self.models
 
     @classmethod
     def from_env(cls) -> Self:
         return cls(
             api_key_param=_require(ENV_OPENAI_KEY_PARAM),
-            model=os.environ.get(ENV_OPENAI_MODEL) or DEFAULT_MODEL,
+            models=parse_models(os.environ.get(ENV_OPENAI_MODELS)) or (DEFAULT_MODEL,),
             base_url=os.environ.get(ENV_OPENAI_BASE_URL) or None,
             system_prompt=os.environ.get(ENV_SYSTEM_PROMPT) or None,
         )

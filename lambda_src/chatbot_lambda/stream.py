@@ -121,6 +121,7 @@ class ClientMessage:
     conversation: str | None = None
     content: str = ""
     edit: int | None = None
+    model: str | None = None  # asked for (send, regenerate); None: the conversation's own
 
 
 @dataclass(frozen=True)
@@ -164,10 +165,13 @@ def parse_message(event: dict[str, Any]) -> ClientMessage:
     conversation = body.get("conversation")
     if conversation is not None and not isinstance(conversation, str):
         raise Refused(400, "field 'conversation' must be a conversation's id or null", request)
+    model = body.get("model")  # whether it is offered: Invocation.answer
+    if model is not None and not isinstance(model, str):
+        raise Refused(400, "field 'model' must be a string", request)
     if action == "regenerate":
         if conversation is None:
             raise Refused(400, "field 'conversation' is needed to regenerate", request)
-        return ClientMessage("regenerate", request, conversation)
+        return ClientMessage("regenerate", request, conversation, model=model)
     content = body.get("content")
     if not isinstance(content, str):
         raise Refused(400, "field 'content' must be a string", request)
@@ -179,7 +183,7 @@ def parse_message(event: dict[str, Any]) -> ClientMessage:
     edit = body.get("edit")
     if edit is not None and (type(edit) is not int or edit < 0 or conversation is None):
         raise Refused(400, "field 'edit' must be the seq of one of your messages", request)
-    return ClientMessage("send", request, conversation, content, edit)
+    return ClientMessage("send", request, conversation, content, edit, model)
 
 
 def identity(event: dict[str, Any]) -> dict[str, Any]:
@@ -231,6 +235,9 @@ class Invocation:
     # -- an answer ---------------------------------------------------------------------------
     def answer(self, user: str, message: ClientMessage) -> None:
         db, table = self.dynamodb, self.table
+        config = settings.ChatSettings.from_env()
+        if message.model is not None and not config.offers(message.model):
+            raise HttpError(400, validation.not_offered(config.models))
         conversation: Conversation | None = None
         if message.conversation is not None:
             conversation = self._get(user, message.conversation)
@@ -251,7 +258,6 @@ class Invocation:
             and conversation.next_seq >= conversations.MAX_MESSAGES
         ):
             raise HttpError(409, FULL)
-        config = settings.ChatSettings.from_env()
         provider = upstream.for_container(config)
         left = self.time_left_s()
         lifetime = (left if left is not None else LAMBDA_MAX_S) + RECORD_SLACK_S
@@ -306,9 +312,13 @@ class Invocation:
                     db,
                     table,
                     user,
-                    model=config.model,
+                    model=message.model or config.model,
                     title=conversations.title_for(message.content),
                 )
+            else:
+                model = answering_model(conversation, message.model, config)
+                if model != conversation.model:
+                    conversation = conversations.set_model(db, table, user, conversation, model)
             if regenerate is not None:
                 if regenerate.answer_seq is not None:
                     conversation = conversations.truncate(
@@ -345,6 +355,17 @@ class Invocation:
             )
         )
         answer.run(conversation)
+
+
+def answering_model(
+    conversation: Conversation, asked: str | None, config: settings.ChatSettings
+) -> str:
+    """The model that answers an existing conversation, and is its model from then on: the
+    one asked for (already checked as offered), else its own while it is offered, else the
+    default (`up --model` no longer offers it)."""
+    if asked is not None:
+        return asked
+    return conversation.model if config.offers(conversation.model) else config.model
 
 
 class Answer:

@@ -150,20 +150,25 @@ class Upstream:
         )
 
     def complete(
-        self, messages: Iterable[dict[str, str]], time_left_s: float | None = None
+        self,
+        messages: Iterable[dict[str, str]],
+        time_left_s: float | None = None,
+        model: str | None = None,
     ) -> Completion:
-        """The assistant's answer. `time_left_s`: how long the caller can still wait (the
-        function's remaining time less a margin); the SDK timeouts are shortened to fit."""
+        """The assistant's answer (of ``model``, by default the configured one).
+        `time_left_s`: how long the caller can still wait (the function's remaining time
+        less a margin); the SDK timeouts are shortened to fit."""
+        model = model or self.model
         try:
             # The raw body, read here: what a provider sends with its 200 is checked by
             # parse_completion, not trusted.
             reply = self._client.chat.completions.with_raw_response.create(
-                model=self.model, messages=_params(messages), timeout=_timeout(time_left_s)
+                model=model, messages=_params(messages), timeout=_timeout(time_left_s)
             )
             body = reply.content
         except openai.OpenAIError as exc:
             raise map_error(exc) from None
-        return parse_completion(body, self.model)
+        return parse_completion(body, model)
 
     def stream(self, messages: Iterable[dict[str, str]], model: str | None = None) -> AnswerStream:
         """The answer (of ``model``, by default the configured one), streamed: iterate for

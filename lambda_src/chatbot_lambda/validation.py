@@ -45,6 +45,25 @@ class ChatMessage:
 @dataclass(frozen=True)
 class ChatRequest:
     messages: tuple[ChatMessage, ...]
+    model: str  # one of the models offered: the one asked for, else the default
+
+
+def not_offered(models: tuple[str, ...]) -> str:
+    """The 400 message for a `model` that is not offered (they are public: /config.json)."""
+    return f"field 'model' must be one of the models offered: {', '.join(models)}"
+
+
+def chosen_model(body: dict[str, Any], models: tuple[str, ...]) -> str | None:
+    """The body's optional `model`: None when absent (or null), else one of `models` (the
+    models offered, the first the default), else :class:`RequestError`."""
+    model = body.get("model")
+    if model is None:
+        return None
+    if not isinstance(model, str):
+        raise RequestError("field 'model' must be a string")
+    if model not in models:
+        raise RequestError(not_offered(models))
+    return model
 
 
 def json_object(event: Event) -> dict[str, Any]:
@@ -116,7 +135,8 @@ def parse_login(event: Event) -> LoginRequest:
     )
 
 
-def parse_chat(event: Event) -> ChatRequest:
+def parse_chat(event: Event, models: tuple[str, ...]) -> ChatRequest:
+    """`models`: those offered, the first the default (a body without `model` gets it)."""
     body = json_object(event)
     raw = body.get("messages")
     if not isinstance(raw, list):
@@ -146,7 +166,7 @@ def parse_chat(event: Event) -> ChatRequest:
         raise RequestError(f"conversation is longer than {MAX_TOTAL_CHARS} characters in all")
     if messages[-1].role != "user":
         raise RequestError("the last message must have role 'user'")
-    return ChatRequest(messages=tuple(messages))
+    return ChatRequest(messages=tuple(messages), model=chosen_model(body, models) or models[0])
 
 
 @dataclass(frozen=True)

@@ -215,7 +215,7 @@ class Deployer:
         `kwargs` (arch=..., log_retention_days=...) applied."""
         config = config or AppConfig()
         settings = Settings(
-            model=config.model,
+            models=config.models,
             openai_base_url=config.openai_base_url,
             system_prompt=config.system_prompt,
             **kwargs,

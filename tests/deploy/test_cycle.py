@@ -231,6 +231,7 @@ def test_fresh_up_creates_everything_as_specified(deployer):
         "apiUrl": result.api_url.rstrip("/"),
         "socketUrl": result.socket_url,
         "stack": "chatbot",
+        "models": ["gpt-4o-mini"],
     }
 
 
@@ -249,23 +250,39 @@ def test_second_up_makes_no_write_call(deployer):
     assert deployer.workspace.installer.calls == 1  # the layer was built once
 
 
-def test_model_change_updates_only_the_functions_that_use_it(deployer):
-    deployer.up()
+def test_model_change_updates_only_the_functions_that_use_it_and_config_json(deployer):
+    first = deployer.up()
     deployer.log.clear()
-    result = deployer.up(config=AppConfig(model="gpt-4.1"))
-    users = sorted(kind for kind, spec in app_spec.FUNCTIONS.items() if "model" in spec.values)
+    result = deployer.up(config=AppConfig(models=("gpt-4.1", "gpt-4o-mini")))
+    users = sorted(kind for kind, spec in app_spec.FUNCTIONS.items() if "models" in spec.values)
     assert users == ["chat", "stream"]
-    # the stack's stored settings first, then the functions that use the model
-    assert deployer.log.writes == [
-        ("ssm", "PutParameter"),
+    # the stack's stored settings first, then the functions that use the models, and the
+    # web app's config.json (its model picker) only
+    assert deployer.log.writes[0] == ("ssm", "PutParameter")
+    assert sorted(deployer.log.writes[1:]) == [
         *[("lambda", "UpdateFunctionConfiguration")] * len(users),
+        ("s3", "PutObject"),
     ]
-    assert sorted(result.changed) == [*(f"function:{kind}" for kind in users), "parameter:settings"]
+    assert sorted(result.changed) == [
+        *(f"function:{kind}" for kind in users),
+        "parameter:settings",
+        "site",
+    ]
     for kind in users:
         env = deployer.client("lambda").get_function_configuration(FunctionName=f"chatbot-{kind}")[
             "Environment"
         ]["Variables"]
-        assert env[settings.ENV_OPENAI_MODEL] == "gpt-4.1"
+        assert env[settings.ENV_OPENAI_MODELS] == "gpt-4.1,gpt-4o-mini"
+        assert settings.ENV_OPENAI_MODEL not in env
+    s3 = deployer.client("s3")
+    bucket = deployer.context().bucket
+    config = json.loads(s3.get_object(Bucket=bucket, Key="config.json")["Body"].read())
+    assert config["models"] == ["gpt-4.1", "gpt-4o-mini"]
+    assert config["apiUrl"] == first.api_url.rstrip("/")
+    # The same models again: nothing written.
+    deployer.log.clear()
+    again = deployer.up(key=None, config=AppConfig(models=("gpt-4.1", "gpt-4o-mini")))
+    assert deployer.log.writes == [] and again.changed == []
 
 
 def test_handler_change_updates_only_that_function(deployer):

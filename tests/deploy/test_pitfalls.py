@@ -97,7 +97,7 @@ def test_update_in_progress_waits_then_retries(deployer):
         1,
     )
     deployer.log.clear()
-    deployer.up(config=AppConfig(model="gpt-4.1"))
+    deployer.up(config=AppConfig(models=("gpt-4.1",)))
     changed = [kind for kind, spec in app_spec.FUNCTIONS.items() if "model" in spec.values]
     assert seen["calls"] == 1 + len(changed)  # one refusal, then each function's update
     calls = [op for _, op in deployer.log.calls]
@@ -117,7 +117,7 @@ def test_pending_function_is_waited_for_before_update(deployer):
 
     deployer.on("after-call", pending)
     deployer.log.clear()
-    deployer.up(config=AppConfig(model="gpt-4.1"))
+    deployer.up(config=AppConfig(models=("gpt-4.1",)))
     assert state["patched"] == 1
     # The patched function got two extra GetFunction polls (function_active_v2 and
     # function_updated_v2) before anything was written.

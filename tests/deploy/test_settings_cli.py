@@ -55,7 +55,7 @@ def test_a_bare_up_keeps_every_setting(app, monkeypatch, capsys):
     assert again["settings"] == first["settings"]
     lam = boto3.client("lambda")
     variables = chat_environment(lam)
-    assert variables[env.ENV_OPENAI_MODEL] == "gpt-4.1"
+    assert variables[env.ENV_OPENAI_MODELS] == "gpt-4.1"
     assert variables[env.ENV_SYSTEM_PROMPT] == PIRATE
     assert variables[env.ENV_OPENAI_BASE_URL] == "https://llm.example.com/v1"
     config = lam.get_function_configuration(FunctionName=NAMES.function("chat"))
@@ -67,7 +67,7 @@ def test_a_bare_up_keeps_every_setting(app, monkeypatch, capsys):
     changed = up(monkeypatch, capsys, "--model", "gpt-4.1-mini")
     assert changed["settings_changed"] == ["model"]
     variables = chat_environment(lam)
-    assert variables[env.ENV_OPENAI_MODEL] == "gpt-4.1-mini"
+    assert variables[env.ENV_OPENAI_MODELS] == "gpt-4.1-mini"
     assert variables[env.ENV_SYSTEM_PROMPT] == PIRATE
 
     # --reset puts one back to its default.
@@ -76,13 +76,13 @@ def test_a_bare_up_keeps_every_setting(app, monkeypatch, capsys):
     variables = chat_environment(lam)
     assert env.ENV_SYSTEM_PROMPT not in variables
     assert env.ENV_OPENAI_BASE_URL not in variables
-    assert variables[env.ENV_OPENAI_MODEL] == "gpt-4.1-mini"
+    assert variables[env.ENV_OPENAI_MODELS] == "gpt-4.1-mini"
 
     code, out, _ = run(monkeypatch, capsys, "status", "--json")
     status = json.loads(out)
     assert code == 0
     assert status["settings"] == {
-        "model": "gpt-4.1-mini",
+        "model": ["gpt-4.1-mini"],
         "openai-base-url": None,
         "system-prompt": None,
         "log-retention": 14,
@@ -108,7 +108,7 @@ def test_a_stack_deployed_before_settings_were_stored_keeps_its_own(app, monkeyp
     ssm.delete_parameter(Name=NAMES.settings_param)  # as an older chatbot-deploy left it
     result = up(monkeypatch, capsys)
     assert result["settings_changed"] == []
-    assert result["settings"]["model"] == "gpt-4.1"
+    assert result["settings"]["model"] == ["gpt-4.1"]
     assert result["settings"]["system-prompt"] == PIRATE
     assert result["changed"] == ["parameter:settings"]  # only the settings are written
     assert chat_environment(boto3.client("lambda"))[env.ENV_SYSTEM_PROMPT] == PIRATE
@@ -117,5 +117,108 @@ def test_a_stack_deployed_before_settings_were_stored_keeps_its_own(app, monkeyp
 def test_contradicting_flags_are_refused_before_any_aws_call(app, monkeypatch, capsys):
     code, _, err = run(monkeypatch, capsys, "up", "--model", "m", "--reset", "model")
     assert code == 2 and "contradict" in err
+    code, out, _ = run(monkeypatch, capsys, "status", "--json")
+    assert not any(r["present"] for r in json.loads(out)["resources"])
+
+
+def site_config(names: StackNames = NAMES) -> dict[str, Any]:
+    import boto3
+
+    bucket = next(
+        b["Name"]
+        for b in boto3.client("s3").list_buckets()["Buckets"]
+        if b["Name"].startswith(f"{names.stack}-")
+    )
+    body = boto3.client("s3").get_object(Bucket=bucket, Key="config.json")["Body"].read()
+    return dict(json.loads(body))
+
+
+def test_several_models_reach_the_functions_config_json_and_status(app, monkeypatch, capsys):
+    import boto3
+
+    up(monkeypatch, capsys)
+    assert site_config()["models"] == ["gpt-4o-mini"]
+    code, _, err = run(monkeypatch, capsys, "up", "--model", "gpt-4.1", "--model", "gpt-4o-mini")
+    assert code == 0, err
+    assert "setting model: gpt-4o-mini → gpt-4.1, gpt-4o-mini" in err
+    lam = boto3.client("lambda")
+    for kind in ("chat", "stream"):
+        config = lam.get_function_configuration(FunctionName=NAMES.function(kind))
+        assert config["Environment"]["Variables"][env.ENV_OPENAI_MODELS] == "gpt-4.1,gpt-4o-mini"
+    assert site_config()["models"] == ["gpt-4.1", "gpt-4o-mini"]
+
+    bare = up(monkeypatch, capsys)  # no flag: the models stay, nothing is written
+    assert bare["settings"]["model"] == ["gpt-4.1", "gpt-4o-mini"]
+    assert bare["settings_changed"] == [] and bare["changed"] == []
+
+    code, out, _ = run(monkeypatch, capsys, "status")
+    assert code == 0
+    assert re.search(r"model +gpt-4\.1, gpt-4o-mini", out), out
+
+    # Another order is another default: the functions and config.json follow.
+    other = up(monkeypatch, capsys, "--model", "gpt-4o-mini", "--model", "gpt-4.1")
+    assert other["settings_changed"] == ["model"]
+    assert sorted(other["changed"]) == [
+        "function:chat",
+        "function:stream",
+        "parameter:settings",
+        "site",
+    ]
+    assert site_config()["models"] == ["gpt-4o-mini", "gpt-4.1"]
+
+    reset = up(monkeypatch, capsys, "--reset", "model")
+    assert reset["settings"]["model"] == ["gpt-4o-mini"]
+    assert site_config()["models"] == ["gpt-4o-mini"]
+    variables = chat_environment(lam)
+    assert variables[env.ENV_OPENAI_MODELS] == "gpt-4o-mini"
+
+
+def test_a_stack_whose_stored_model_is_one_string_keeps_working(app, monkeypatch, capsys):
+    """Settings stored by a version that offered one model: `"model": "gpt-4.1"`."""
+    import boto3
+
+    up(monkeypatch, capsys, "--model", "gpt-4.1", "--system-prompt", PIRATE)
+    ssm = boto3.client("ssm")
+    stored = json.loads(ssm.get_parameter(Name=NAMES.settings_param)["Parameter"]["Value"])
+    stored["model"] = "gpt-4.1"  # as the older version wrote it
+    old = json.dumps(stored, sort_keys=True, separators=(",", ":"))
+    ssm.put_parameter(Name=NAMES.settings_param, Value=old, Type="String", Overwrite=True)
+
+    bare = up(monkeypatch, capsys)
+    assert bare["settings"]["model"] == ["gpt-4.1"]
+    assert bare["settings_changed"] == [] and bare["changed"] == []
+    assert ssm.get_parameter(Name=NAMES.settings_param)["Parameter"]["Value"] == old
+
+    code, _, err = run(monkeypatch, capsys, "up", "--model", "gpt-4.1", "--model", "o3")
+    assert code == 0, err
+    assert "setting model: gpt-4.1 → gpt-4.1, o3" in err
+    stored = json.loads(ssm.get_parameter(Name=NAMES.settings_param)["Parameter"]["Value"])
+    assert stored["model"] == ["gpt-4.1", "o3"] and stored["system-prompt"] == PIRATE
+    assert site_config()["models"] == ["gpt-4.1", "o3"]
+
+
+def test_a_stack_deployed_with_one_model_in_its_environment_is_adopted(app, monkeypatch, capsys):
+    """Deployed before settings were stored, and before several models: OPENAI_MODEL."""
+    import boto3
+
+    up(monkeypatch, capsys, "--model", "gpt-4.1")
+    lam = boto3.client("lambda")
+    variables = chat_environment(lam)
+    variables[env.ENV_OPENAI_MODEL] = variables.pop(env.ENV_OPENAI_MODELS)
+    lam.update_function_configuration(
+        FunctionName=NAMES.function("chat"), Environment={"Variables": variables}
+    )
+    boto3.client("ssm").delete_parameter(Name=NAMES.settings_param)
+    result = up(monkeypatch, capsys)
+    assert result["settings"]["model"] == ["gpt-4.1"]
+    assert result["settings_changed"] == []
+    variables = chat_environment(lam)
+    assert variables[env.ENV_OPENAI_MODELS] == "gpt-4.1"
+    assert env.ENV_OPENAI_MODEL not in variables
+
+
+def test_bad_model_lists_are_refused_before_any_aws_call(app, monkeypatch, capsys):
+    code, _, err = run(monkeypatch, capsys, "up", "--model", "a", "--model", "b", "--model", "a")
+    assert code == 2 and "'a' is given twice" in " ".join(err.replace("│", " ").split())
     code, out, _ = run(monkeypatch, capsys, "status", "--json")
     assert not any(r["present"] for r in json.loads(out)["resources"])

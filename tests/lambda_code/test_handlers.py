@@ -33,7 +33,7 @@ def with_alice(config: app_spec.AppConfig, api_key: str | None) -> Iterator[emul
 
 @pytest.fixture
 def aws(fake_openai) -> Iterator[emulator.Emulator]:
-    config = app_spec.AppConfig(model="test-model", openai_base_url=fake_openai.base_url)
+    config = app_spec.AppConfig(models=("test-model",), openai_base_url=fake_openai.base_url)
     with with_alice(config, API_KEY) as env:
         yield env
 
@@ -230,7 +230,7 @@ def test_chat_sends_the_whole_conversation(aws, fake_openai):
 
 def test_chat_puts_the_system_prompt_first(fake_openai):
     config = app_spec.AppConfig(
-        model="m", openai_base_url=fake_openai.base_url, system_prompt="Be terse."
+        models=("m",), openai_base_url=fake_openai.base_url, system_prompt="Be terse."
     )
     with with_alice(config, API_KEY):
         fake_openai.requests.clear()
@@ -347,7 +347,7 @@ def test_provider_text_with_a_lone_surrogate_never_reaches_the_body(aws):
 
 def test_a_refused_api_key_is_a_502_that_quotes_nothing_of_the_key(fake_openai, caplog):
     caplog.set_level(logging.INFO)  # what Lambda records by default
-    config = app_spec.AppConfig(model="m", openai_base_url=fake_openai.base_url)
+    config = app_spec.AppConfig(models=("m",), openai_base_url=fake_openai.base_url)
     with with_alice(config, "sk-bad"):
         response = chat_call([{"role": "user", "content": "hi"}])
     assert response["statusCode"] == 502
@@ -359,7 +359,7 @@ def test_a_refused_api_key_is_a_502_that_quotes_nothing_of_the_key(fake_openai, 
 
 
 def test_unknown_model_is_a_502(fake_openai):
-    config = app_spec.AppConfig(model="missing-model", openai_base_url=fake_openai.base_url)
+    config = app_spec.AppConfig(models=("missing-model",), openai_base_url=fake_openai.base_url)
     with with_alice(config, API_KEY):
         response = chat_call([{"role": "user", "content": "hi"}])
     assert response["statusCode"] == 502
@@ -406,7 +406,7 @@ def test_unreachable_upstream_is_a_502():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # nothing listens here once closed
-    config = app_spec.AppConfig(model="m", openai_base_url=f"http://127.0.0.1:{port}/v1")
+    config = app_spec.AppConfig(models=("m",), openai_base_url=f"http://127.0.0.1:{port}/v1")
     with with_alice(config, API_KEY):
         response = chat_call([{"role": "user", "content": "hi"}])
     assert response["statusCode"] == 502
@@ -414,7 +414,7 @@ def test_unreachable_upstream_is_a_502():
 
 
 def test_no_api_key_configured_is_a_clear_503(fake_openai):
-    config = app_spec.AppConfig(model="m", openai_base_url=fake_openai.base_url)
+    config = app_spec.AppConfig(models=("m",), openai_base_url=fake_openai.base_url)
     with with_alice(config, None):
         response = chat_call([{"role": "user", "content": "hi"}])
     assert response["statusCode"] == 503

@@ -20,7 +20,7 @@ METHOD_ARN = "arn:aws:execute-api:eu-west-1:123456789012:abcdef123/live/$connect
 
 @pytest.fixture
 def aws(fake_openai: FakeOpenAI) -> Iterator[emulator.Emulator]:
-    config = app_spec.AppConfig(model="test-model", openai_base_url=fake_openai.base_url)
+    config = app_spec.AppConfig(models=("test-model",), openai_base_url=fake_openai.base_url)
     with emulator.running(config, "sk-test") as env:
         yield env
 

@@ -70,7 +70,7 @@ class Frames:
 
 @pytest.fixture
 def aws(fake_openai: FakeOpenAI) -> Iterator[emulator.Emulator]:
-    config = app_spec.AppConfig(model="test-model", openai_base_url=fake_openai.base_url)
+    config = app_spec.AppConfig(models=("test-model",), openai_base_url=fake_openai.base_url)
     with emulator.running(config, API_KEY) as env:
         env.add_user(emulator.LocalUser(USER, "alice-password-1"))
         env.add_user(emulator.LocalUser("bob", "bob-password-1"))
@@ -225,7 +225,7 @@ def test_a_new_conversation_streams_and_is_stored(aws, frames, fake_openai):
 
 def test_the_model_gets_the_stored_conversation_with_the_system_prompt(fake_openai):
     config = app_spec.AppConfig(
-        model="test-model", openai_base_url=fake_openai.base_url, system_prompt="Be terse."
+        models=("test-model",), openai_base_url=fake_openai.base_url, system_prompt="Be terse."
     )
     captured = Frames()
     with emulator.running(config, API_KEY) as env:

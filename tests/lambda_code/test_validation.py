@@ -67,8 +67,39 @@ CHAT_BAD = [
 @pytest.mark.parametrize(("case", "body", "status"), CHAT_BAD, ids=[c[0] for c in CHAT_BAD])
 def test_bad_chat_bodies(case, body, status):
     with pytest.raises(RequestError) as info:
-        parse_chat(event(body))
+        chat(event(body))
     assert info.value.status == status
+
+
+MODELS = ("gpt-4o-mini", "gpt-4.1")  # offered; the first is the default
+
+
+def chat(request):
+    return parse_chat(request, MODELS)
+
+
+def test_chat_model_is_the_default_unless_one_offered_is_asked_for():
+    assert chat(event({"messages": [user()]})).model == "gpt-4o-mini"
+    assert chat(event({"messages": [user()], "model": None})).model == "gpt-4o-mini"
+    assert chat(event({"messages": [user()], "model": "gpt-4.1"})).model == "gpt-4.1"
+    assert parse_chat(event({"messages": [user()]}), ("other",)).model == "other"
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ("gpt-5", "field 'model' must be one of the models offered: gpt-4o-mini, gpt-4.1"),
+        ("GPT-4.1", "field 'model' must be one of the models offered"),
+        ("", "field 'model' must be one of the models offered"),
+        (7, "field 'model' must be a string"),
+        (["gpt-4.1"], "field 'model' must be a string"),
+    ],
+)
+def test_chat_model_not_offered_is_a_400(model, message):
+    with pytest.raises(RequestError) as info:
+        chat(event({"messages": [user()], "model": model}))
+    assert info.value.status == 400
+    assert info.value.message.startswith(message)
 
 
 # A lone surrogate escape parses into a str that UTF-8 cannot encode; it failed later
@@ -78,9 +109,9 @@ NOT_UNICODE = [
     ("login password", '{"username": "alice", "password": "pw\\ud800"}', parse_login),
     ("login unknown key", '{"username": "a", "password": "b", "\\udc00": 1}', parse_login),
     ("login nested", '{"username": "a", "password": "b", "x": [{"y": ["\\ud800"]}]}', parse_login),
-    ("chat content", '{"messages": [{"role": "user", "content": "\\ud800"}]}', parse_chat),
-    ("chat role", '{"messages": [{"role": "\\udbff", "content": "x"}]}', parse_chat),
-    ("chat item key", '{"messages": [{"role": "user", "content": "x", "\\ud800": 1}]}', parse_chat),
+    ("chat content", '{"messages": [{"role": "user", "content": "\\ud800"}]}', chat),
+    ("chat role", '{"messages": [{"role": "\\udbff", "content": "x"}]}', chat),
+    ("chat item key", '{"messages": [{"role": "user", "content": "x", "\\ud800": 1}]}', chat),
     ("raw surrogate bytes", b'{"username": "\xed\xa0\x80", "password": "x"}', parse_login),
 ]
 
@@ -96,7 +127,7 @@ def test_text_that_is_not_unicode_is_a_400(case, body, parse):
 
 def test_surrogate_pairs_and_other_unicode_are_fine():
     body = '{"messages": [{"role": "user", "content": "\\ud83d\\ude00 \\u00e9 \\u0000 \u4f60"}]}'
-    request = parse_chat(event(body))
+    request = chat(event(body))
     assert request.messages[0].content == "\U0001f600 \u00e9 \u0000 \u4f60"
 
 
@@ -118,5 +149,5 @@ def test_valid_chat_keeps_order_and_roles():
             user("three"),
         ]
     }
-    request = parse_chat(event(body))
+    request = chat(event(body))
     assert [m.as_dict() for m in request.messages] == body["messages"]

@@ -37,7 +37,7 @@ def running_local(
     handlers: Mapping[str, Handler] | None = None,
 ) -> Iterator[LocalApp]:
     """`handlers`: functions (by kind) to run instead of the real ones."""
-    config = config or app_spec.AppConfig(model="test-model", openai_base_url=base_url)
+    config = config or app_spec.AppConfig(models=("test-model",), openai_base_url=base_url)
     with emulator.running(config, api_key) as aws:
         for user in users:
             aws.add_user(user)
@@ -50,7 +50,7 @@ def running_local(
                     for kind, spec in app_spec.FUNCTIONS.items()
                 }
             )
-        server = LocalServer(("127.0.0.1", 0), api, web_dir, aws.names.stack)
+        server = LocalServer(("127.0.0.1", 0), api, web_dir, aws.names.stack, config.models)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:
