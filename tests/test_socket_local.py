@@ -22,9 +22,10 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from chatbot_deploy import app_spec
 from chatbot_deploy.local import LocalUser, socket_api
 from chatbot_deploy.local.server import LocalServer
-from chatbot_lambda import connections, signed_in
+from chatbot_lambda import connections, conversations, signed_in
 from tests.support import http
 from tests.support.fake_openai import FakeOpenAI, stream_piece, stream_text
 from tests.support.local_app import PASSWORD, USERNAME, LocalApp, running_local
@@ -32,6 +33,7 @@ from tests.test_cli_local import start_local, url_of
 
 OK = {"statusCode": 200}
 OTHER, OTHER_PASSWORD = "bob", "bob-password-22"
+MODELS = ("test-model", "test-model-2")  # offered; the first is the default
 
 
 class StandIn:
@@ -105,7 +107,8 @@ class StandIn:
 def app(fake_openai: FakeOpenAI) -> Iterator[LocalApp]:
     users = (LocalUser(USERNAME, PASSWORD), LocalUser(OTHER, OTHER_PASSWORD))
     before = set(threading.enumerate())
-    with running_local(fake_openai.base_url, users=users) as running:
+    config = app_spec.AppConfig(models=MODELS, openai_base_url=fake_openai.base_url)
+    with running_local(fake_openai.base_url, users=users, config=config) as running:
         yield running
     # Stopping waited for every connection and function: no thread of ours is left.
     left = [thread for thread in set(threading.enumerate()) - before if thread.is_alive()]
@@ -502,6 +505,146 @@ def test_another_user_cannot_read_a_conversation_over_the_socket(app: LocalApp, 
         "GET", f"{app.url}/conversations/{conversation}", headers=http.bearer(other)
     )
     assert (reply.status, reply.json()) == (404, {"error": "conversation not found"})
+
+
+NOT_OFFERED = "field 'model' must be one of the models offered: test-model, test-model-2"
+
+
+def asked_model(fake_openai: FakeOpenAI) -> str:
+    """The model the provider was last asked for."""
+    return str(fake_openai.requests[-1].body["model"])
+
+
+def regenerate(ws: ClientConnection, request: str, conversation: str, **more: Any) -> None:
+    message = {"action": "regenerate", "request": request, "conversation": conversation, **more}
+    ws.send(json.dumps(message))
+
+
+def conversation_of(app: LocalApp, token: str, conversation: str) -> dict[str, Any]:
+    reply = http.request(
+        "GET", f"{app.url}/conversations/{conversation}", headers=http.bearer(token)
+    )
+    assert reply.status == 200
+    return dict(reply.json()["conversation"])
+
+
+def test_a_model_not_offered_is_a_400_frame_and_nothing_is_asked(
+    app: LocalApp, token: str, fake_openai: FakeOpenAI
+) -> None:
+    with open_socket(app, token) as ws:
+        send(ws, "k1", "first", model="test-model-2")
+        conversation = frames_until_end(ws, "k1")[0]["conversation"]["id"]
+        asked = len(fake_openai.requests)
+        refusals = []
+        for request, model in (("k2", "gpt-4o-mini"), ("k3", "TEST-MODEL"), ("k4", "")):
+            send(ws, request, "hi", model=model)  # a new conversation
+            refusals.append((frames_until_end(ws, request), NOT_OFFERED))
+        send(ws, "k5", "hi", conversation=conversation, model="retired")
+        refusals.append((frames_until_end(ws, "k5"), NOT_OFFERED))
+        regenerate(ws, "k6", conversation, model="gpt-5")
+        refusals.append((frames_until_end(ws, "k6"), NOT_OFFERED))
+        send(ws, "k7", "hi", model=7)
+        refusals.append((frames_until_end(ws, "k7"), "field 'model' must be a string"))
+        regenerate(ws, "k8", conversation, model=["test-model"])
+        refusals.append((frames_until_end(ws, "k8"), "field 'model' must be a string"))
+    for frames, error in refusals:
+        assert len(frames) == 1, frames
+        assert {key: frames[0][key] for key in ("type", "status", "error")} == {
+            "type": "error",
+            "status": 400,
+            "error": error,
+        }
+    assert len(fake_openai.requests) == asked  # the provider was never asked
+    assert conversation_of(app, token, conversation)["model"] == "test-model-2"  # unchanged
+    messages = http.request(
+        "GET", f"{app.url}/conversations/{conversation}", headers=http.bearer(token)
+    ).json()["messages"]
+    assert [m["content"] for m in messages] == ["first", "echo: first"]
+
+
+def test_a_conversation_keeps_its_model_and_switches_when_sent_another(
+    app: LocalApp, token: str, fake_openai: FakeOpenAI
+) -> None:
+    with open_socket(app, token) as ws:
+        send(ws, "m1", "one")  # a new conversation without a model: the default
+        frames = frames_until_end(ws, "m1")
+        assert frames[-1]["type"] == "done"
+        started = frames[0]["conversation"]
+        assert (started["model"], asked_model(fake_openai)) == ("test-model", "test-model")
+        conversation = started["id"]
+
+        send(ws, "m2", "two", conversation=conversation, model="test-model-2")
+        frames = frames_until_end(ws, "m2")
+        assert frames[-1]["type"] == "done"
+        assert frames[0]["conversation"]["model"] == "test-model-2"
+        assert asked_model(fake_openai) == "test-model-2"
+        assert conversation_of(app, token, conversation)["model"] == "test-model-2"
+
+        send(ws, "m3", "three", conversation=conversation)  # no model: it keeps its own
+        frames = frames_until_end(ws, "m3")
+        assert frames[0]["conversation"]["model"] == "test-model-2"
+        assert asked_model(fake_openai) == "test-model-2"
+
+        regenerate(ws, "m4", conversation, model="test-model")  # regenerate switches too
+        frames = frames_until_end(ws, "m4")
+        assert frames[-1]["type"] == "done"
+        assert frames[0]["conversation"]["model"] == "test-model"
+        assert asked_model(fake_openai) == "test-model"
+        regenerate(ws, "m5", conversation)
+        assert frames_until_end(ws, "m5")[0]["conversation"]["model"] == "test-model"
+        assert asked_model(fake_openai) == "test-model"
+
+        send(ws, "m6", "new", model="test-model-2")  # a new conversation with a model
+        frames = frames_until_end(ws, "m6")
+        assert frames[0]["conversation"]["model"] == "test-model-2"
+        assert asked_model(fake_openai) == "test-model-2"
+        assert frames[0]["conversation"]["id"] != conversation
+    mine = conversation_of(app, token, conversation)
+    assert mine["model"] == "test-model"
+    messages = http.request(
+        "GET", f"{app.url}/conversations/{conversation}", headers=http.bearer(token)
+    ).json()["messages"]
+    assert [m["content"] for m in messages] == [
+        "one",
+        "echo: one",
+        "two",
+        "echo: two",
+        "three",
+        "echo: three",
+    ]
+
+
+def test_a_conversation_whose_model_is_no_longer_offered_gets_the_default(
+    app: LocalApp, token: str, fake_openai: FakeOpenAI
+) -> None:
+    with open_socket(app, token) as ws:
+        send(ws, "o1", "before", model="test-model-2")
+        conversation = frames_until_end(ws, "o1")[0]["conversation"]
+        # As if `up --model` had since stopped offering it.
+        db, table = app.aws.dynamodb, app.aws.names.table("conversations")
+        stored = conversations.get(db, table, USERNAME, conversation["id"])
+        conversations.set_model(db, table, USERNAME, stored, "retired-model")
+        assert conversation_of(app, token, conversation["id"])["model"] == "retired-model"
+
+        send(ws, "o2", "after", conversation=conversation["id"])
+        frames = frames_until_end(ws, "o2")
+        assert frames[-1]["type"] == "done"
+        assert frames[0]["conversation"]["model"] == "test-model"
+        assert asked_model(fake_openai) == "test-model"
+        assert conversation_of(app, token, conversation["id"])["model"] == "test-model"
+
+        conversations.set_model(
+            db, table, USERNAME, conversations.get(db, table, USERNAME, conversation["id"]), "old"
+        )
+        regenerate(ws, "o3", conversation["id"])
+        frames = frames_until_end(ws, "o3")
+        assert frames[0]["conversation"]["model"] == "test-model"
+        assert asked_model(fake_openai) == "test-model"
+    assert conversation_of(app, token, conversation["id"])["model"] == "test-model"
+
+
+def test_config_json_lists_the_models_offered(app: LocalApp) -> None:
+    assert http.request("GET", f"{app.url}/config.json").json()["models"] == list(MODELS)
 
 
 def test_stop_closes_the_upstream_request_within_a_second(

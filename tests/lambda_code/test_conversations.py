@@ -4,6 +4,7 @@ as `up` makes it (app_spec: range key, sparse local index by activity, TTL)."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import time
 from collections.abc import Iterator
@@ -72,6 +73,17 @@ def test_a_conversation_is_created_and_read_back(db):
         "updated_at": 1_767_225_600_000,
     }
     assert conversations.get(db, TABLE, ALICE, made.id) == made
+
+
+def test_a_conversation_s_model_is_changed_not_its_activity(db):
+    made = add(db, new(db, at_ms=1_767_225_600_000), "hi", "hello")
+    switched = conversations.set_model(db, TABLE, ALICE, made, "other-model")
+    assert switched == dataclasses.replace(made, model="other-model")
+    assert conversations.get(db, TABLE, ALICE, made.id) == switched
+    conversations.delete(db, TABLE, ALICE, made.id)
+    with pytest.raises(conversations.NotFound):
+        conversations.set_model(db, TABLE, ALICE, made, "m")
+    assert items(db) == []  # no item made by updating a deleted conversation
 
 
 @pytest.mark.parametrize("bad", ["", "x", "0" * 27, "0" * 29, "A" * 28, "../" + "0" * 25])

@@ -228,6 +228,40 @@ def test_chat_sends_the_whole_conversation(aws, fake_openai):
     assert sent.api_key == API_KEY
 
 
+def test_chat_asks_the_model_chosen_among_those_offered(fake_openai):
+    config = app_spec.AppConfig(models=("m-one", "m-two"), openai_base_url=fake_openai.base_url)
+    with with_alice(config, API_KEY):
+        context = {"username": "alice", "expires_at": int(time.time()) + 60, "issued_at": 0}
+        messages = [{"role": "user", "content": "hi"}]
+        for body, asked in (
+            ({"messages": messages}, "m-one"),
+            ({"messages": messages, "model": "m-two"}, "m-two"),
+        ):
+            response = chat.handler(http_event(body, context=context), None)
+            assert response["statusCode"] == 200
+            assert fake_openai.requests[-1].body["model"] == asked
+            assert body_of(response)["model"] == asked
+        asked_before = len(fake_openai.requests)
+        response = chat.handler(
+            http_event({"messages": messages, "model": "m-three"}, context=context), None
+        )
+        assert response["statusCode"] == 400
+        assert body_of(response)["error"] == (
+            "field 'model' must be one of the models offered: m-one, m-two"
+        )
+        assert len(fake_openai.requests) == asked_before
+
+
+def test_complete_asks_the_model_given_else_the_configured_one(fake_openai):
+    client = upstream.Upstream(API_KEY, "test-model", fake_openai.base_url)
+    messages = [{"role": "user", "content": "hi"}]
+    assert client.complete(messages).model == "test-model"
+    assert fake_openai.requests[-1].body["model"] == "test-model"
+    assert client.complete(messages, None, "other-model").model == "other-model"
+    assert fake_openai.requests[-1].body["model"] == "other-model"
+    assert client.model == "test-model"  # the default stays
+
+
 def test_chat_puts_the_system_prompt_first(fake_openai):
     config = app_spec.AppConfig(
         models=("m",), openai_base_url=fake_openai.base_url, system_prompt="Be terse."

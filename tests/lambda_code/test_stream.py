@@ -477,6 +477,15 @@ BAD_MESSAGES = [
     ("lone surrogate", '{"action":"send","request":"r1","content":"\\ud800"}', 400, None),
     ("edit without conversation", send("r1", "hi", None, edit=0), 400, "r1"),
     ("edit not a number", send("r1", "hi", "0" * 28, edit="0"), 400, "r1"),
+    ("model not a string", send("r1", "hi", model=4), 400, "r1"),
+    ("model not offered", send("r1", "hi", model="gpt-5"), 400, "r1"),
+    ("model not offered, unknown conversation", send("r1", "hi", "0" * 28, model="x"), 400, "r1"),
+    (
+        "regenerate with a model not offered",
+        {"action": "regenerate", "request": "r1", "conversation": "f" * 28, "model": "x"},
+        400,
+        "r1",
+    ),
     ("unknown conversation", send("r1", "hi", "0" * 28), 404, "r1"),
     ("not an id", send("r1", "hi", "../../etc"), 404, "r1"),
     (
