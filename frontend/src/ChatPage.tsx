@@ -18,6 +18,7 @@ import {
 import { MenuIcon, PlusIcon } from "./icons";
 import { plainText } from "./markdown";
 import { Messages } from "./Messages";
+import { useModelChoice } from "./modelChoice";
 import { ModelPicker } from "./ModelPicker";
 import { formatRoute } from "./router";
 import { type SigningOut, storedSession } from "./session";
@@ -109,10 +110,6 @@ export function ChatPage(props: Props) {
   const menuButtonRef = useRef<HTMLButtonElement>(null);
   const focusAfterDrawer = useRef<(() => void) | null>(null);
   const gone = useRef(false);
-  /** The model picked for new chats. */
-  const [newChatModel, setNewChatModel] = useState<string | null>(props.models[0] ?? null);
-  /** Models picked for conversations and not yet sent (the conversation's own until then). */
-  const [pickedFor, setPickedFor] = useState<Readonly<Record<string, string>>>({});
 
   const key = conversationId ?? draft;
   const thread: Thread = (key ? threads[key] : undefined) ?? EMPTY_THREAD;
@@ -121,9 +118,8 @@ export function ChatPage(props: Props) {
   const streaming = thread.streaming;
   const firstMessage = thread.messages[0];
   /** The model the picker shows: what the next answer here is asked of. */
-  const model: string | null = conversationId
-    ? (pickedFor[conversationId] ?? thread.conversation?.model ?? listed?.model ?? newChatModel)
-    : newChatModel;
+  const model = useModelChoice(props.models, conversationId, thread.conversation ?? listed);
+  const { withModel } = model;
   const title =
     thread.conversation?.title ??
     listed?.title ??
@@ -323,22 +319,10 @@ export function ChatPage(props: Props) {
     buffered.current.clear();
   }
 
-  /** `ask` with the model the picker shows, when it is one this chatbot offers (else none:
-   * the server answers with the conversation's model, or the default). */
-  function withModel(ask: Ask): Ask {
-    const { model: _before, ...rest } = ask;
-    return model !== null && props.models.includes(model) ? { ...rest, model } : rest;
-  }
-
   /** Why `ask` cannot be sent (its message is over API Gateway's frame limit), or null. */
   function refusal(ask: Ask): string | null {
     const bytes = socket().measure(ask);
     return bytes > MAX_FRAME_BYTES ? tooLargeToSend(bytes) : null;
-  }
-
-  function pick(chosen: string) {
-    if (conversationId) setPickedFor((picked) => ({ ...picked, [conversationId]: chosen }));
-    else setNewChatModel(chosen);
   }
 
   /** Ask the server (send, edit, regenerate) for the thread under `where`. */
@@ -352,13 +336,8 @@ export function ChatPage(props: Props) {
         const id = frame.conversation.id;
         const wasDraft = target.key !== id && latestDraft.current === target.key;
         target.key = id;
-        // The conversation's model is now what `started` says (the server may have answered
-        // with the default instead of a model no longer offered); a pick made since stays.
-        setPickedFor((picked) => {
-          if (picked[id] === undefined || picked[id] !== ask.model) return picked;
-          const { [id]: _sent, ...rest } = picked;
-          return rest;
-        });
+        // Its model is now what `started` says (maybe the default instead of the one asked).
+        model.started(id, ask.model);
         setList((shown) => upsert(shown, frame.conversation));
         if (wasDraft) {
           setDraft(null);
@@ -601,8 +580,13 @@ export function ChatPage(props: Props) {
           onSend={send}
           onStop={stop}
         >
-          {model !== null && (
-            <ModelPicker models={props.models} value={model} disabled={missing} onChange={pick} />
+          {model.value !== null && (
+            <ModelPicker
+              models={props.models}
+              value={model.value}
+              disabled={missing}
+              onChange={model.pick}
+            />
           )}
         </Composer>
         <div class="sr-only" aria-live="polite" aria-atomic="true">

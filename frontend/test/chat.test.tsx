@@ -597,6 +597,27 @@ describe("the model picker", () => {
     expect(lastSent()).toEqual({ action: "regenerate", conversation: ID, model: "gpt-4.1", request });
   });
 
+  it("an edit asks the model picked", async () => {
+    await openConversation(ON_41);
+    await pick("gpt-4o-mini");
+    await click("Edit message");
+    const area = root.querySelector<HTMLTextAreaElement>("#edit-message")!;
+    await type("Write a limerick", area);
+    await act(async () => {
+      area.form!.requestSubmit();
+    });
+    await accept();
+    const request = lastSent().request as string;
+    expect(lastSent()).toEqual({
+      action: "send",
+      conversation: ID,
+      edit: 0,
+      content: "Write a limerick",
+      model: "gpt-4o-mini",
+      request,
+    });
+  });
+
   it("a pick belongs to its conversation: a new chat keeps its own", async () => {
     await openConversation(HAIKU_ON("gpt-4o-mini"));
     await pick("gpt-4.1");
