@@ -98,7 +98,8 @@ def test_update_in_progress_waits_then_retries(deployer):
     )
     deployer.log.clear()
     deployer.up(config=AppConfig(models=("gpt-4.1",)))
-    changed = [kind for kind, spec in app_spec.FUNCTIONS.items() if "model" in spec.values]
+    changed = [kind for kind, spec in app_spec.FUNCTIONS.items() if "models" in spec.values]
+    assert changed == ["chat", "stream"]
     assert seen["calls"] == 1 + len(changed)  # one refusal, then each function's update
     calls = [op for _, op in deployer.log.calls]
     updates = [i for i, op in enumerate(calls) if op == "UpdateFunctionConfiguration"]
