@@ -34,7 +34,7 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +44,7 @@ KEY = "user"
 RANGE_KEY = "id"
 ACTIVITY_INDEX = "by-activity"
 ACTIVITY_ATTRIBUTE = "updated_at"
+REVISION_ATTRIBUTE = "revision"
 EXPIRES_ATTRIBUTE = "expires_at"
 
 CONVERSATION_PREFIX = "c#"
@@ -91,6 +92,9 @@ class Conversation:
     created_at: int  # epoch ms
     updated_at: int  # epoch ms: the last message's
     next_seq: int
+    # Grows by one at every change of its messages (append, truncate): two reads of the same
+    # revision saw the same messages (a container's cached context is still right).
+    revision: int = 0
 
     def public(self) -> dict[str, Any]:
         """As the API shows it (docs/api.md, "Conversations")."""
@@ -160,6 +164,7 @@ def _conversation(item: dict[str, Any]) -> Conversation:
         created_at=int(item["created_at"]["N"]),
         updated_at=int(item[ACTIVITY_ATTRIBUTE]["N"]),
         next_seq=int(item["next_seq"]["N"]),
+        revision=int(item[REVISION_ATTRIBUTE]["N"]) if REVISION_ATTRIBUTE in item else 0,
     )
 
 
@@ -418,9 +423,16 @@ def context(
         newest_first=True,
         page_items=_CONTEXT_PAGE_ITEMS,
     )
+    return newest_within(_joined(newest_first), budget_chars)
+
+
+def newest_within(
+    newest_first: Iterable[Message], budget_chars: int = validation.MAX_TOTAL_CHARS
+) -> list[Message]:
+    """The newest messages whose texts fit in ``budget_chars`` together, oldest first."""
     chosen: list[Message] = []
     used = 0
-    for message in _joined(newest_first):
+    for message in newest_first:
         used += len(message.content)
         if used > budget_chars:
             break
@@ -486,13 +498,18 @@ def append(
         reply = dynamodb.update_item(
             TableName=table,
             Key=_header_key(user, conversation.id),
-            UpdateExpression="SET #n = :next, #a = :at",
+            UpdateExpression="SET #n = :next, #a = :at ADD #r :one",
             ConditionExpression="#n = :seq",
-            ExpressionAttributeNames={"#n": "next_seq", "#a": ACTIVITY_ATTRIBUTE},
+            ExpressionAttributeNames={
+                "#n": "next_seq",
+                "#a": ACTIVITY_ATTRIBUTE,
+                "#r": REVISION_ATTRIBUTE,
+            },
             ExpressionAttributeValues={
                 ":next": {"N": str(seq + 1)},
                 ":seq": {"N": str(seq)},
                 ":at": {"N": str(max(at, conversation.updated_at))},
+                ":one": {"N": "1"},
             },
             ReturnValues="ALL_NEW",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -533,12 +550,13 @@ def truncate(
         reply = dynamodb.update_item(
             TableName=table,
             Key=_header_key(user, conversation.id),
-            UpdateExpression="SET #n = :from",
+            UpdateExpression="SET #n = :from ADD #r :one",
             ConditionExpression="#n = :seen",
-            ExpressionAttributeNames={"#n": "next_seq"},
+            ExpressionAttributeNames={"#n": "next_seq", "#r": REVISION_ATTRIBUTE},
             ExpressionAttributeValues={
                 ":from": {"N": str(from_seq)},
                 ":seen": {"N": str(conversation.next_seq)},
+                ":one": {"N": "1"},
             },
             ReturnValues="ALL_NEW",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",

@@ -38,6 +38,7 @@ from chatbot_lambda import (
     clients,
     connections,
     conversations,
+    recent_contexts,
     settings,
     signed_in,
     upstream,
@@ -80,6 +81,7 @@ NOTHING_TO_ANSWER = "the conversation has no message of yours to answer"
 def reset() -> None:
     """Drop the cached client (a new container; for `local` and tests)."""
     upstream.reset()
+    recent_contexts.reset()
 
 
 # -- frames ------------------------------------------------------------------------------------
@@ -306,8 +308,10 @@ class Invocation:
         provider: upstream.Upstream,
     ) -> None:
         db, table = self.dynamodb, self.table
+        cached: list[conversations.Message] | None = None
         try:
             if conversation is None:
+                cached = []  # a new conversation has nothing before this message
                 conversation = conversations.create(
                     db,
                     table,
@@ -316,6 +320,7 @@ class Invocation:
                     title=conversations.title_for(message.content),
                 )
             else:
+                cached = recent_contexts.get(user, conversation.id, conversation.revision)
                 model = answering_model(conversation, message.model, config)
                 if model != conversation.model:
                     conversation = conversations.set_model(db, table, user, conversation, model)
@@ -325,16 +330,24 @@ class Invocation:
                         db, table, user, conversation, regenerate.answer_seq
                     )
                 user_seq = regenerate.user_seq
+                cached = None
             else:
                 if message.edit is not None:
+                    cached = None
                     conversation = conversations.truncate(
                         db, table, user, conversation, message.edit
                     )
-                conversation, _ = conversations.append(
+                seen = conversation.revision
+                conversation, asked = conversations.append(
                     db, table, user, conversation, "user", message.content
                 )
                 user_seq = conversation.next_seq - 1
-            history = conversations.context(db, table, user, conversation.id)
+                if cached is not None and conversation.revision == seen + 1:  # ours only
+                    history = conversations.newest_within(reversed([*cached, asked]))
+                else:
+                    cached = None
+            if cached is None:
+                history = conversations.context(db, table, user, conversation.id)
         except conversations.NotFound:
             raise HttpError(404, NOT_FOUND) from None
         except conversations.Full:
@@ -345,6 +358,7 @@ class Invocation:
         if config.system_prompt:
             prompt.insert(0, {"role": "system", "content": config.system_prompt})
         answer = Answer(self, user, message.request, provider.stream(prompt, conversation.model))
+        answer.history = history
         self.send(
             frame(
                 "started",
@@ -385,6 +399,7 @@ class Answer:
         self._last_frame = 0.0  # monotonic time of the last delta frame
         self._ended = threading.Event()
         self.reason: str | None = None  # why it ended early: stopped, expired, timeout, gone
+        self.history: list[conversations.Message] = []  # the context the model was given
 
     # -- delta frames ------------------------------------------------------------------------
     def received(self, text: str) -> None:
@@ -503,10 +518,17 @@ class Answer:
         db, table = self.invocation.dynamodb, self.invocation.table
         try:
             try:
-                conversations.append(db, table, self.user, conversation, "assistant", content)
+                stored, answer = conversations.append(
+                    db, table, self.user, conversation, "assistant", content
+                )
             except conversations.Conflict:
+                recent_contexts.forget(self.user, conversation.id)
                 latest = conversations.get(db, table, self.user, conversation.id)
                 conversations.append(db, table, self.user, latest, "assistant", content)
+                return
+            if stored.revision == conversation.revision + 1:  # nobody wrote in between
+                context = conversations.newest_within(reversed([*self.history, answer]))
+                recent_contexts.put(self.user, conversation.id, stored.revision, context)
         except conversations.NotFound:
             logger.info("answer %s not stored: its conversation was deleted", self.request)
 

@@ -246,6 +246,62 @@ def test_the_model_gets_the_stored_conversation_with_the_system_prompt(fake_open
     ]
 
 
+def count_queries(aws: emulator.Emulator, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The handlers' conversations-table Queries, as they make them (their client is the
+    container's: `clients.client`)."""
+    made: list[str] = []
+    client = stream.clients.client("dynamodb")
+    real = client.query
+
+    def query(**kwargs: Any) -> Any:
+        values = kwargs["ExpressionAttributeValues"].values()
+        made.append(" ".join(value.get("S", "") for value in values))
+        return real(**kwargs)
+
+    monkeypatch.setattr(client, "query", query)
+    return made
+
+
+def test_a_next_turn_on_the_same_container_reads_no_messages(aws, frames, fake_openai, monkeypatch):
+    """The context this container gave the model, with the answer, is kept by revision: the
+    next turn reads the conversation's header, not its messages, and the model gets the
+    same context as a read would give."""
+    call(send("r1", "first"))
+    conversation = frames.wait("r1", "started")["conversation"]["id"]
+    queries = count_queries(aws, monkeypatch)
+    call(send("r2", "second", conversation))
+    frames.wait("r2", "done")
+    assert not [query for query in queries if " m#" in query]  # messages read: none
+    expected = [
+        {"role": "user", "content": "first"},
+        {"role": "assistant", "content": "echo: first"},
+        {"role": "user", "content": "second"},
+    ]
+    assert fake_openai.requests[-1].body["messages"] == expected
+    given = conversations.context(aws.dynamodb, table(aws), USER, conversation)
+    assert [m.as_dict() for m in given[:3]] == expected
+
+
+def test_a_conversation_changed_elsewhere_is_read_again(aws, frames, fake_openai, monkeypatch):
+    call(send("r1", "first"))
+    conversation = frames.wait("r1", "started")["conversation"]["id"]
+    # another container (another device) answers a turn meanwhile
+    current = conversations.get(aws.dynamodb, table(aws), USER, conversation)
+    current, _ = conversations.append(aws.dynamodb, table(aws), USER, current, "user", "b")
+    conversations.append(aws.dynamodb, table(aws), USER, current, "assistant", "elsewhere")
+    queries = count_queries(aws, monkeypatch)
+    call(send("r2", "second", conversation))
+    frames.wait("r2", "done")
+    assert [query for query in queries if " m#" in query]  # its messages were read
+    assert [m["content"] for m in fake_openai.requests[-1].body["messages"]] == [
+        "first",
+        "echo: first",
+        "b",
+        "elsewhere",
+        "second",
+    ]
+
+
 def test_edit_truncates_and_regenerate_replaces_the_last_answer(aws, frames):
     call(send("r1", "one"))
     conversation = frames.wait("r1", "started")["conversation"]["id"]
@@ -596,7 +652,7 @@ def test_an_unexpected_failure_is_a_bare_500(aws, frames, monkeypatch, caplog):
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret detail")
 
-    monkeypatch.setattr(conversations, "context", boom)
+    monkeypatch.setattr(conversations, "create", boom)
     call(send("r1", "hi"))
     error = frames.wait("r1", "error")
     assert error == {"type": "error", "request": "r1", "status": 500, "error": "internal error"}
