@@ -18,6 +18,7 @@ import pytest
 from chatbot_deploy import app_spec
 from chatbot_deploy.local import emulator, gateway
 from chatbot_lambda import (
+    clients,
     connections,
     conversations,
     sessions,
@@ -250,7 +251,7 @@ def count_queries(aws: emulator.Emulator, monkeypatch: pytest.MonkeyPatch) -> li
     """The handlers' conversations-table Queries, as they make them (their client is the
     container's: `clients.client`)."""
     made: list[str] = []
-    client = stream.clients.client("dynamodb")
+    client = clients.client("dynamodb")
     real = client.query
 
     def query(**kwargs: Any) -> Any:
