@@ -611,6 +611,14 @@ def test_bad_renames_are_a_400(app, token, case, body):
     )
 
 
+def test_a_rename_over_256_kib_is_a_413(app, token):
+    conversation = _conversation(app, USERNAME, "Old", "Hi")
+    url = f"{app.url}/conversations/{conversation}"
+    reply = http.request("PATCH", url, {"title": "x" * 300_000}, http.bearer(token))
+    assert reply.status == 413
+    assert isinstance(reply.json()["error"], str)
+
+
 def test_delete_then_every_route_answers_404(app, token):
     conversation = _conversation(app, USERNAME, "Doomed", "Hi", "Hello")
     url = f"{app.url}/conversations/{conversation}"

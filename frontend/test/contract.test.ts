@@ -92,6 +92,7 @@ const HANDLING: Record<string, Record<number, Handling>> = {
   },
   "PATCH /conversations/{id}": {
     400: ["invalid", "the rename form shows the server's text and keeps the title typed"],
+    413: ["invalid", "the rename form shows the server's text and keeps the title typed"],
     404: ["not-found", "'no longer exists' in the rename form; it leaves the list"],
     401: SIGN_IN_AGAIN,
     403: SIGN_IN_AGAIN,
