@@ -494,32 +494,15 @@ def append(
     if seq >= MAX_MESSAGES:
         raise Full(conversation.id)
     at = now_ms() if at_ms is None else at_ms
-    try:
-        reply = dynamodb.update_item(
-            TableName=table,
-            Key=_header_key(user, conversation.id),
-            UpdateExpression="SET #n = :next, #a = :at ADD #r :one",
-            ConditionExpression="#n = :seq",
-            ExpressionAttributeNames={
-                "#n": "next_seq",
-                "#a": ACTIVITY_ATTRIBUTE,
-                "#r": REVISION_ATTRIBUTE,
-            },
-            ExpressionAttributeValues={
-                ":next": {"N": str(seq + 1)},
-                ":seq": {"N": str(seq)},
-                ":at": {"N": str(max(at, conversation.updated_at))},
-                ":one": {"N": "1"},
-            },
-            ReturnValues="ALL_NEW",
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )
-    except Exception as exc:
-        if not _condition_failed(dynamodb, exc):
-            raise
-        if not getattr(exc, "response", {}).get("Item"):
-            raise NotFound(conversation.id) from None
-        raise Conflict(conversation.id) from None
+    updated = _change_messages(
+        dynamodb,
+        table,
+        user,
+        conversation,
+        "SET #n = :next, #a = :at",
+        {"#a": ACTIVITY_ATTRIBUTE},
+        {":next": {"N": str(seq + 1)}, ":at": {"N": str(max(at, conversation.updated_at))}},
+    )
     for part, text in enumerate(split_parts(content)):
         dynamodb.put_item(
             TableName=table,
@@ -529,7 +512,7 @@ def append(
                 "content": {"S": text},
             },
         )
-    return _conversation(reply["Attributes"]), Message(seq, role, content)
+    return updated, Message(seq, role, content)
 
 
 def truncate(
@@ -546,17 +529,40 @@ def truncate(
         raise Conflict(conversation.id)
     keys = _message_keys(dynamodb, table, user, conversation.id, from_seq)
     _delete_keys(dynamodb, table, keys)
+    return _change_messages(
+        dynamodb,
+        table,
+        user,
+        conversation,
+        "SET #n = :from",
+        {},
+        {":from": {"N": str(from_seq)}},
+    )
+
+
+def _change_messages(
+    dynamodb: Any,
+    table: str,
+    user: str,
+    conversation: Conversation,
+    update: str,
+    names: dict[str, str],
+    values: dict[str, Any],
+) -> Conversation:
+    """Apply ``update`` ("SET …") to the conversation's item if its ``next_seq`` is still the
+    one read, and raise its revision by one: the conversation as it is now,
+    :class:`Conflict` if another writer changed it, :class:`NotFound` if it was deleted."""
     try:
         reply = dynamodb.update_item(
             TableName=table,
             Key=_header_key(user, conversation.id),
-            UpdateExpression="SET #n = :from ADD #r :one",
+            UpdateExpression=f"{update} ADD #r :one",
             ConditionExpression="#n = :seen",
-            ExpressionAttributeNames={"#n": "next_seq", "#r": REVISION_ATTRIBUTE},
+            ExpressionAttributeNames={"#n": "next_seq", "#r": REVISION_ATTRIBUTE, **names},
             ExpressionAttributeValues={
-                ":from": {"N": str(from_seq)},
                 ":seen": {"N": str(conversation.next_seq)},
                 ":one": {"N": "1"},
+                **values,
             },
             ReturnValues="ALL_NEW",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
