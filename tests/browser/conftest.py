@@ -86,7 +86,12 @@ def sign_in(page: Any, username: str = USERNAME, password: str = PASSWORD) -> No
     page.get_by_label("Message", exact=True).wait_for()
 
 
-def send(page: Any, text: str) -> None:
+def send(page: Any, text: str, *, when_idle: bool = True) -> None:
+    """Type ``text`` and press Enter. First, unless ``when_idle`` is false, wait until no
+    answer streams (Send is back): Enter while one streams keeps the text unsent, and a test
+    that sends right after seeing an answer's text could otherwise race its ``done``."""
+    if when_idle:
+        expect(page.get_by_role("button", name="Send", exact=True)).to_be_visible()
     box = page.get_by_label("Message", exact=True)
     box.fill(text)
     box.press("Enter")

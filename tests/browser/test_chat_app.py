@@ -550,7 +550,7 @@ def test_screenshots_desktop_and_phone(browser: Any, web_app: LocalApp) -> None:
             expect(page.get_by_role("status").filter(has_text="Waiting")).to_be_visible()
             page.screenshot(path=str(ARTIFACTS / "chat-waiting.png"))
             # Enter while waiting keeps the text; it goes once the answer is in.
-            send(page, "And another [[rate-limit]]")
+            send(page, "And another [[rate-limit]]", when_idle=False)
             expect(page.get_by_label("Message", exact=True)).to_have_value(
                 "And another [[rate-limit]]"
             )
