@@ -331,6 +331,8 @@ ROUTES: tuple[Route, ...] = (
 SOCKET_AUTHORIZER_IDENTITY_SOURCE = "route.request.querystring.token"
 SOCKET_ROUTE_SELECTION = "$request.body.action"  # the route is the message's "action"
 SOCKET_STAGE = "live"
+# API Gateway waits at most 29 s for a WebSocket integration (the function runs on).
+SOCKET_INTEGRATION_TIMEOUT_S = 29
 LOCAL_SOCKET_PATH = "/socket"  # where `local` serves it, on its one port
 SOCKET_THROTTLE = Throttle(rate=20.0, burst=50)
 

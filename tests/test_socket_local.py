@@ -314,7 +314,7 @@ def in_frames(message: str, size: int = 32 * 1024) -> list[str]:
 def test_a_message_of_128_kb_passes_and_a_larger_one_closes_1009(
     app: LocalApp, token: str, stand_in: StandIn
 ) -> None:
-    assert socket_api.MAX_MESSAGE_BYTES == 128 * 1024
+    assert connections.MAX_MESSAGE_BYTES == 128 * 1024
     envelope = json.dumps({"action": "size", "pad": ""})
     largest = json.dumps({"action": "size", "pad": "x" * (128 * 1024 - len(envelope))})
     assert len(largest.encode()) == 128 * 1024
@@ -330,7 +330,7 @@ def test_a_message_of_128_kb_passes_and_a_larger_one_closes_1009(
 def test_a_frame_of_32_kb_passes_and_a_larger_one_closes_1009(
     app: LocalApp, token: str, stand_in: StandIn
 ) -> None:
-    assert socket_api.MAX_FRAME_BYTES == 32 * 1024
+    assert connections.MAX_FRAME_BYTES == 32 * 1024
     envelope = json.dumps({"action": "size", "pad": ""})
     largest = json.dumps({"action": "size", "pad": "x" * (32 * 1024 - len(envelope))})
     with open_socket(app, token) as ws:

@@ -30,8 +30,7 @@ from chatbot_deploy.deploy.unit import Found, Job, Unit
 PROTOCOL = "WEBSOCKET"
 STAGE = app_spec.SOCKET_STAGE
 CONNECT_ROUTE = "$connect"  # the only route a WebSocket API authorizes (AWS's rule)
-# API Gateway waits at most 29 s for a WebSocket integration (the function runs on).
-INTEGRATION_TIMEOUT_MS = 29_000
+INTEGRATION_TIMEOUT_MS = app_spec.SOCKET_INTEGRATION_TIMEOUT_S * 1000
 DEPLOYMENT_PREFIX = "chatbot-deploy configuration "
 
 

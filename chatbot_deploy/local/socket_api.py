@@ -54,17 +54,15 @@ from chatbot_deploy import app_spec
 from chatbot_deploy.local import events
 from chatbot_deploy.local.gateway import API_ID, Handler, LambdaContext
 from chatbot_lambda import connections
+from chatbot_lambda.connections import MAX_FRAME_BYTES, MAX_MESSAGE_BYTES
 
 logger = logging.getLogger("chatbot_deploy.local")
 
-# API Gateway's WebSocket quotas (none adjustable).
-MAX_MESSAGE_BYTES = 128 * 1024  # "Message payload size: 128 KB"; larger: closed with 1009
-# "WebSocket frame size: 32 KB": a larger message must come in several frames (a browser
-# sends each message as one frame); a larger frame is closed with 1009 too.
-MAX_FRAME_BYTES = 32 * 1024
+# API Gateway's WebSocket quotas (none adjustable); the message and frame limits are
+# connections.MAX_MESSAGE_BYTES and MAX_FRAME_BYTES.
 IDLE_TIMEOUT_S = 10 * 60  # "Idle Connection Timeout: 10 minutes"
 MAX_CONNECTION_S = 2 * 60 * 60  # "Connection duration for WebSocket API: 2 hours"
-INTEGRATION_TIMEOUT_S = 29.0  # the gateway stops waiting for a function (it runs on)
+INTEGRATION_TIMEOUT_S = float(app_spec.SOCKET_INTEGRATION_TIMEOUT_S)
 # `local` only: how long a closing handshake may take, and how long stopping waits for the
 # functions still running (so none touches the emulator after it is gone).
 CLOSE_TIMEOUT_S = 2.0

@@ -13,6 +13,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+# API Gateway's WebSocket quotas (none adjustable), for the stream function and `local`.
+MAX_MESSAGE_BYTES = 128 * 1024  # "Message payload size: 128 KB"; larger: closed with 1009
+# "WebSocket frame size: 32 KB": a larger message must come in several frames (a browser
+# sends each message as one frame); a larger frame is closed with 1009 too.
+MAX_FRAME_BYTES = 32 * 1024
+
 Sender = Callable[[str, bytes], None]  # (connection id, frame) -> None, or raise Gone
 
 

@@ -287,21 +287,7 @@ def rename(dynamodb: Any, table: str, user: str, conversation_id: str, title: st
     """Give the conversation ``title``; its ``updated_at`` stays (renaming is not activity)."""
     if not is_id(conversation_id):
         raise NotFound(conversation_id)
-    try:
-        reply = dynamodb.update_item(
-            TableName=table,
-            Key=_header_key(user, conversation_id),
-            UpdateExpression="SET #t = :t",
-            ConditionExpression="attribute_exists(#id)",
-            ExpressionAttributeNames={"#t": "title", "#id": RANGE_KEY},
-            ExpressionAttributeValues={":t": {"S": title}},
-            ReturnValues="ALL_NEW",
-        )
-    except Exception as exc:
-        if _condition_failed(dynamodb, exc):
-            raise NotFound(conversation_id) from None
-        raise
-    return _conversation(reply["Attributes"])
+    return _set_attribute(dynamodb, table, user, conversation_id, "title", title)
 
 
 def set_model(
@@ -309,19 +295,27 @@ def set_model(
 ) -> Conversation:
     """Answer the conversation with ``model`` from now on (its ``updated_at`` stays: only a
     message is activity)."""
+    return _set_attribute(dynamodb, table, user, conversation.id, "model", model)
+
+
+def _set_attribute(
+    dynamodb: Any, table: str, user: str, conversation_id: str, attribute: str, value: str
+) -> Conversation:
+    """Set one string attribute of an existing conversation's item: the conversation as it
+    is now, :class:`NotFound` if there is none."""
     try:
         reply = dynamodb.update_item(
             TableName=table,
-            Key=_header_key(user, conversation.id),
-            UpdateExpression="SET #m = :m",
+            Key=_header_key(user, conversation_id),
+            UpdateExpression="SET #a = :v",
             ConditionExpression="attribute_exists(#id)",
-            ExpressionAttributeNames={"#m": "model", "#id": RANGE_KEY},
-            ExpressionAttributeValues={":m": {"S": model}},
+            ExpressionAttributeNames={"#a": attribute, "#id": RANGE_KEY},
+            ExpressionAttributeValues={":v": {"S": value}},
             ReturnValues="ALL_NEW",
         )
     except Exception as exc:
         if _condition_failed(dynamodb, exc):
-            raise NotFound(conversation.id) from None
+            raise NotFound(conversation_id) from None
         raise
     return _conversation(reply["Attributes"])
 

@@ -44,6 +44,7 @@ from chatbot_lambda import (
     upstream,
     validation,
 )
+from chatbot_lambda.connections import MAX_FRAME_BYTES, MAX_MESSAGE_BYTES
 from chatbot_lambda.conversations import Conversation
 from chatbot_lambda.http import HttpError, raw_body
 
@@ -51,13 +52,11 @@ logger = logging.getLogger("chatbot.stream")
 logger.setLevel(logging.INFO)
 
 OK = {"statusCode": 200}
-MAX_MESSAGE_BYTES = 128 * 1024  # API Gateway's WebSocket message limit
 REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 ACTIONS = ("send", "regenerate", "stop")
 
 FRAME_INTERVAL_S = 0.1  # at most one delta frame per 100 ms …
 MAX_FRAME_CHARS = 8_000  # … of at most this much text (a frame stays within 32 KB)
-MAX_FRAME_BYTES = 32 * 1024  # API Gateway's WebSocket frame limit
 WATCH_INTERVAL_S = 0.5  # how often the stop flag, the token and the time left are read
 # An answer still streaming this long before the function's timeout is ended, so that its
 # text is stored and the client told (504) before Lambda stops the function.

@@ -673,7 +673,7 @@ def test_pieces_cut_text_into_frames():
 @pytest.mark.parametrize("text", ["a" * 20_000, "🙂" * 8_000, "\x01" * 9_000, "\n\x02é" * 5000])
 def test_delta_frames_stay_within_32_kb(text):
     found = stream.delta_frames("r1", text)
-    assert all(len(data) <= stream.MAX_FRAME_BYTES for data in found)
+    assert all(len(data) <= connections.MAX_FRAME_BYTES for data in found)
     bodies = [json.loads(data) for data in found]
     assert all(len(body["text"]) <= stream.MAX_FRAME_CHARS for body in bodies)
     assert "".join(body["text"] for body in bodies) == text
