@@ -333,7 +333,10 @@ SOCKET_ROUTE_SELECTION = "$request.body.action"  # the route is the message's "a
 SOCKET_STAGE = "live"
 # API Gateway waits at most 29 s for a WebSocket integration (the function runs on).
 SOCKET_INTEGRATION_TIMEOUT_S = 29
-LOCAL_SOCKET_PATH = "/socket"  # where `local` serves it, on its one port
+# Where the website serves the WebSocket API, on its own origin: CloudFront forwards this path
+# to the API's stage (API Gateway takes no path after the stage name), `local` serves it.
+SOCKET_PATH = f"/{SOCKET_STAGE}"
+LOCAL_SOCKET_PATH = SOCKET_PATH
 SOCKET_THROTTLE = Throttle(rate=20.0, burst=50)
 
 
@@ -349,6 +352,17 @@ SOCKET_ROUTES: tuple[SocketRoute, ...] = (
     SocketRoute("$disconnect", "stream"),
     SocketRoute("$default", "stream"),
 )
+
+
+def site_api_paths() -> list[str]:
+    """The HTTP API's paths as the website's CDN matches them (a `{param}` segment is `*`),
+    each once, in route order: CloudFront forwards these to the API."""
+    patterns: list[str] = []
+    for route in ROUTES:
+        pattern = "/".join("*" if part.startswith("{") else part for part in route.path.split("/"))
+        if pattern not in patterns:
+            patterns.append(pattern)
+    return patterns
 
 
 def cors_methods() -> list[str]:

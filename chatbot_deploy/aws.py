@@ -60,10 +60,17 @@ class Aws:
     _clients: dict[str, Any] = field(default_factory=dict)
     _account: str | None = None
 
-    def client(self, service: str, config: Config = RETRY_CONFIG) -> Any:
+    def client(
+        self, service: str, config: Config = RETRY_CONFIG, *, region: str | None = None
+    ) -> Any:
+        """A cached client of `service` in the session's region (or `region`: ACM
+        certificates for CloudFront live in us-east-1 whatever the stack's region)."""
+        region = region or self.region
         key = service if config is RETRY_CONFIG else f"{service}:{id(config)}"
+        if region != self.region:
+            key += f"@{region}"
         if key not in self._clients:
-            self._clients[key] = make_client(self.session, service, self.region, config)
+            self._clients[key] = make_client(self.session, service, region, config)
         return self._clients[key]
 
     @property

@@ -102,6 +102,21 @@ class StackNames:
     def token_issuer(self) -> str:
         return f"chatbot-deploy:{self.stack}"
 
+    # CloudFront is global: the names of its resources carry the region, so the same stack
+    # name in two regions gets two of each.
+    def distribution_comment(self, region: str) -> str:
+        """Distributions have no name: the stack's is the one whose comment starts so (the
+        rest of the comment is a digest of its configuration)."""
+        return f"chatbot-deploy {self.stack} {region}"
+
+    def site_access_control(self, region: str) -> str:
+        """The origin access control that lets CloudFront read the private site bucket."""
+        return f"{self.stack}-{region}-site"
+
+    def headers_policy(self, region: str) -> str:
+        """The response headers policy (HSTS, CSP, frame and content-type options)."""
+        return f"{self.stack}-{region}-headers"
+
     def bucket(self, account: str, region: str) -> str:
         """Unique by construction: stack, account and region (at most 63 characters)."""
         return f"{self.stack}-site-{account}-{region}"

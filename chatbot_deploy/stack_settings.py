@@ -1,4 +1,5 @@
-"""The stack's settings (model, base URL, system prompt, log retention, architecture), kept
+"""The stack's settings (model, base URL, system prompt, log retention, architecture, CDN,
+domain), kept
 with the stack in one SSM parameter ("/chatbot-deploy/<stack>/settings", JSON).
 
 A flag given to `up` changes that setting and nothing else; a bare `up` changes nothing;
@@ -210,6 +211,39 @@ def validate_system_prompt(value: str) -> str:
     return prompt
 
 
+# A host name as DNS and ACM take it: labels of letters, digits and inner hyphens, a
+# top-level label of letters (or an IDN's "xn--" form), 253 characters at most.
+_LABEL_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_TLD_RE = re.compile(r"[a-z]{2,63}|xn--[a-z0-9-]{1,59}")
+DOMAIN_MAX = 253
+
+
+def validate_domain(value: str) -> str:
+    """A host name for the website ("chat.example.com"): lowercased, no scheme, port, path,
+    trailing dot or wildcard; at least two labels."""
+    domain = _text("domain", value).strip().lower()
+    form = "expected a host name such as chat.example.com (no https://, port or path)"
+    if not domain:
+        raise InvalidSetting("domain", f"empty: {form}")
+    shown = _shown(domain)
+    if len(domain) > DOMAIN_MAX:
+        raise InvalidSetting("domain", f"{len(domain)} characters; at most {DOMAIN_MAX}")
+    labels = domain.split(".")
+    if (
+        len(labels) < 2
+        or not all(_LABEL_RE.fullmatch(label) for label in labels)
+        or not _TLD_RE.fullmatch(labels[-1])
+    ):
+        raise InvalidSetting("domain", f"{shown}: {form}")
+    return domain
+
+
+def validate_cdn(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise InvalidSetting("cdn", f"{_shown(value)}: on (true) or off (false)")
+
+
 def _or_list(values: Iterable[Any]) -> str:
     items = [str(value) for value in values]
     return ", ".join(items[:-1]) + " or " + items[-1] if len(items) > 1 else "".join(items)
@@ -240,6 +274,16 @@ class Settings:
     system_prompt: str | None = None
     log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
     arch: str = DEFAULT_ARCH
+    cdn: bool = True  # CloudFront in front (HTTPS, one origin); False: the S3 website (HTTP)
+    domain: str | None = None  # the website's own name (needs the CDN)
+
+    def __post_init__(self) -> None:
+        if self.domain is not None and not self.cdn:
+            raise InvalidSetting(
+                "domain",
+                f"{self.domain} needs the CDN (HTTPS through CloudFront); give --cdn, or "
+                "--reset domain to keep the plain S3 website",
+            )
 
     @property
     def model(self) -> str:
@@ -263,6 +307,7 @@ def _stored_value(value: Any) -> Any:
 
 
 _DEFAULTS = {item.name: item.default for item in fields(Settings)}
+_ABSENT: dict[str, Any] = {"cdn": False}
 
 
 @dataclass(frozen=True)
@@ -282,6 +327,12 @@ class Setting:
     @property
     def default(self) -> Any:
         return _DEFAULTS[self.field]
+
+    @property
+    def absent(self) -> Any:
+        """The value when stored settings lack it: stacks stored before the setting
+        existed keep what they had then (the CDN came later: they were S3 websites)."""
+        return _ABSENT.get(self.field, self.default)
 
     @property
     def optional(self) -> bool:
@@ -322,6 +373,22 @@ SETTINGS: tuple[Setting, ...] = (
         "arch",
         f"CPU architecture of the functions: {_or_list(ARCHITECTURES)} (default: {DEFAULT_ARCH}).",
         validate_arch,
+    ),
+    Setting(
+        "cdn",
+        "cdn",
+        "Serve the website through CloudFront: HTTPS, security headers, and the API and "
+        "WebSocket on the same origin (default). --no-cdn serves the tutorial's S3 website "
+        "over plain HTTP instead.",
+        validate_cdn,
+    ),
+    Setting(
+        "domain",
+        "domain",
+        "The website's own domain (chat.example.com): a certificate for it in ACM (us-east-1, "
+        "validated by DNS) and its records in Route 53 when the account hosts the zone, "
+        "else printed to create (default: CloudFront's *.cloudfront.net name).",
+        validate_domain,
     ),
 )
 NAMES: tuple[str, ...] = tuple(setting.name for setting in SETTINGS)
@@ -387,6 +454,8 @@ PROMPT_SHOWN = 40
 def _describe(name: str, value: Any) -> str:
     if value is None:
         return "(default: none)"
+    if isinstance(value, bool):
+        return "on" if value else "off"
     if name == "system-prompt":  # free text: quoted, on one line, long ones shortened
         flat = " ".join(str(value).split())
         if len(flat) <= PROMPT_SHOWN:
@@ -405,6 +474,8 @@ def shown(name: str, value: Any) -> str:
     """A setting's value as `status` shows it (the models as "gpt-4o-mini, gpt-4.1")."""
     if value is None:
         return "(default: none)"
+    if isinstance(value, bool):
+        return "on" if value else "off"
     if isinstance(value, (list, tuple)):
         return ", ".join(str(item) for item in value)
     return str(value)
@@ -455,6 +526,8 @@ def from_json(
     values: dict[str, Any] = {}
     for item in SETTINGS:
         if item.name not in document:
+            if item.absent != item.default:
+                values[item.field] = item.absent
             continue
         value = document[item.name]
         if value is None and item.optional:
@@ -470,7 +543,10 @@ def from_json(
                 f"`chatbot-deploy up {item.flag} VALUE`, or put back the default with "
                 f"`chatbot-deploy up --reset {item.name}`"
             ) from exc
-    return Settings(**values)
+    try:
+        return Settings(**values)
+    except InvalidSetting as exc:  # settings that contradict each other
+        raise UserError(f"{damaged} ({exc})") from None
 
 
 def _description(names: StackNames) -> str:

@@ -120,3 +120,11 @@ Reset = Annotated[
         callback=_reset,
     ),
 ]
+Cdn = Annotated[
+    bool | None,
+    typer.Option("--cdn/--no-cdn", help=_help("cdn"), callback=_checked("cdn")),
+]
+Domain = Annotated[
+    str | None,
+    typer.Option("--domain", metavar="HOST", help=_help("domain"), callback=_checked("domain")),
+]

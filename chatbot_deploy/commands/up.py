@@ -16,6 +16,8 @@ from chatbot_deploy.commands.locking import stack_lock
 from chatbot_deploy.commands.options import (
     STACK_DEFAULT,
     ArchOption,
+    Cdn,
+    Domain,
     Json,
     LogRetention,
     Model,
@@ -45,6 +47,8 @@ def up(
     system_prompt: SystemPrompt = None,
     arch: ArchOption = None,
     log_retention: LogRetention = None,
+    cdn: Cdn = None,
+    domain: Domain = None,
     reset: Reset = None,
     json_output: Json = False,
 ) -> None:
@@ -65,6 +69,8 @@ def up(
         "system-prompt": system_prompt,
         "arch": arch,
         "log-retention": log_retention,
+        "cdn": cdn,
+        "domain": domain,
     }
     resets = reset or []
     stack_settings.apply(Settings(), given, resets)  # contradictions fail before any AWS call

@@ -33,6 +33,7 @@ def deployed_settings(ctx: DeployContext, *, replacing: Iterable[str] = ()) -> S
         "openai-base-url": variables.get(env.ENV_OPENAI_BASE_URL),
         "system-prompt": variables.get(env.ENV_SYSTEM_PROMPT),
         "arch": (configuration.get("Architectures") or ["x86_64"])[0],
+        "cdn": False,  # stacks of that time were S3 websites: kept so until `up --cdn`
     }
     group = logs.get_log_group(ctx, SOURCE_FUNCTION)
     if group is not None and "retentionInDays" in group:
