@@ -336,7 +336,6 @@ SOCKET_INTEGRATION_TIMEOUT_S = 29
 # Where the website serves the WebSocket API, on its own origin: CloudFront forwards this path
 # to the API's stage (API Gateway takes no path after the stage name), `local` serves it.
 SOCKET_PATH = f"/{SOCKET_STAGE}"
-LOCAL_SOCKET_PATH = SOCKET_PATH
 SOCKET_THROTTLE = Throttle(rate=20.0, burst=50)
 
 

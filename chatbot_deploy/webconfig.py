@@ -16,11 +16,14 @@ CONFIG_PATH = "/config.json"
 def runtime_config(
     api_url: str, stack: str, socket_url: str | None = None, *, models: Sequence[str]
 ) -> dict[str, Any]:
-    """`socketUrl` (the WebSocket API, docs/api.md) only when there is one; `models` are the
+    """`api_url` is a URL, or "/" for the page's own origin (the CDN); `socketUrl` (the
+    WebSocket API, docs/api.md: a ws(s) URL, or a path on the page's origin) only when there
+    is one; `models` are the
     models offered, the first the default (the stack's `--model` settings)."""
     if not models:
         raise ValueError("at least one model is offered")
-    config: dict[str, Any] = {"apiUrl": api_url.rstrip("/"), "stack": stack}
+    # "/" (the page's own origin, behind the CDN) stays "/"; a URL loses its trailing slash.
+    config: dict[str, Any] = {"apiUrl": api_url.rstrip("/") or "/", "stack": stack}
     if socket_url is not None:
         config["socketUrl"] = socket_url
     config["models"] = list(models)

@@ -96,7 +96,7 @@ def local(
             except OSError as exc:
                 raise UserError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
         routes = ", ".join(route.route_key for route in app_spec.ROUTES)
-        socket_url = server.url.replace("http://", "ws://", 1) + app_spec.LOCAL_SOCKET_PATH
+        socket_url = server.url.replace("http://", "ws://", 1) + app_spec.SOCKET_PATH
         rows = [
             ["App", f"{server.url}/"],
             ["API", f"{server.url}  ({routes})"],

@@ -53,7 +53,11 @@ def find_apis(ctx: DeployContext, protocol: str = "HTTP") -> list[dict[str, Any]
     return sorted(found, key=lambda api: (api.get("CreatedDate") or 0, api["ApiId"]))
 
 
-def cors(ctx: DeployContext) -> dict[str, Any]:
+def cors(ctx: DeployContext) -> dict[str, Any] | None:
+    """None with the CDN: the web app calls the API on its own origin, so no other origin
+    may (no CORS at all); with `--no-cdn`, the S3 website's origin only."""
+    if ctx.settings.cdn:
+        return None
     return {
         "AllowOrigins": [ctx.website_url],
         "AllowMethods": app_spec.cors_methods(),
@@ -251,17 +255,22 @@ def ensure_api(ctx: DeployContext, function_arns: Mapping[str, str]) -> Outcome:
     client = ctx.client("apigatewayv2")
     apis = find_apis(ctx)
     changes: list[str] = []
+    allowed = cors(ctx)
     if apis:
         api = most_complete(ctx, apis)
-        if not _same_cors(api.get("CorsConfiguration"), cors(ctx)):
-            client.update_api(ApiId=api["ApiId"], CorsConfiguration=cors(ctx))
+        current = api.get("CorsConfiguration")
+        if allowed is None and current:
+            client.delete_cors_configuration(ApiId=api["ApiId"])
+            changes.append("CORS closed")
+        elif allowed is not None and not _same_cors(current, allowed):
+            client.update_api(ApiId=api["ApiId"], CorsConfiguration=allowed)
             changes.append("CORS updated")
     else:
         api = client.create_api(
             Name=ctx.names.api_name,
             ProtocolType="HTTP",
             Description=f"chatbot-deploy stack {ctx.names.stack}",
-            CorsConfiguration=cors(ctx),
+            **({} if allowed is None else {"CorsConfiguration": allowed}),
             Tags=ctx.names.tags,
         )
         changes.append("created")

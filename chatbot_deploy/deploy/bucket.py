@@ -1,8 +1,13 @@
-"""The S3 site bucket: website hosting, public read of objects only, tagged.
+"""The S3 site bucket, tagged, in one of two modes (the stack's `cdn` setting):
 
-Block Public Access is relaxed for this bucket only, and only the two settings that concern
-bucket policies (ACLs stay blocked: the site needs none). The policy's ARN uses the
-partition of the region.
+- CDN (default): private. Block Public Access fully on, no website hosting; CloudFront reads
+  it through an origin access control, and its policy (`site_grant.py`) names the
+  distribution.
+- `--no-cdn`: the tutorial's S3 website. Website hosting, public read of objects only: Block
+  Public Access is relaxed for this bucket only, and only the two settings that concern
+  bucket policies (ACLs stay blocked: the site needs none).
+
+Switching modes changes the bucket in place. Policy ARNs use the partition of the region.
 """
 
 from __future__ import annotations
@@ -21,12 +26,13 @@ from chatbot_deploy.deploy.unit import Found, Job, Unit
 from chatbot_deploy.errors import UserError
 
 INDEX = "index.html"
-PUBLIC_ACCESS_BLOCK = {
+PUBLIC_ACCESS_BLOCK = {  # --no-cdn: a public website
     "BlockPublicAcls": True,
     "IgnorePublicAcls": True,
     "BlockPublicPolicy": False,
     "RestrictPublicBuckets": False,
 }
+PRIVATE = {key: True for key in PUBLIC_ACCESS_BLOCK}  # CDN: nothing public
 POLICY_RETRY_DELAYS = (1.0, 2.0, 3.0)
 sleep: Callable[[float], None] = time.sleep  # replaced in tests
 WEBSITE = {"IndexDocument": {"Suffix": INDEX}, "ErrorDocument": {"Key": INDEX}}
@@ -103,6 +109,34 @@ def ensure_bucket(ctx: DeployContext) -> Outcome:
         )
         changes.append("tagged")
 
+    if ctx.settings.cdn:
+        changes += _make_private(ctx)
+    else:
+        changes += _make_website(ctx, retry=bool(changes))
+    return Outcome(", ".join(changes) or "unchanged", name, bool(changes))
+
+
+def _make_private(ctx: DeployContext) -> list[str]:
+    """Block Public Access on, no website hosting. The policy is the distribution's grant
+    (site_grant.py): a public one left by `--no-cdn` stops working here and is replaced."""
+    s3 = ctx.client("s3")
+    changes: list[str] = []
+    block = _read(
+        s3.get_public_access_block, {"NoSuchPublicAccessBlockConfiguration"}, Bucket=ctx.bucket
+    )
+    if (block or {}).get("PublicAccessBlockConfiguration") != PRIVATE:
+        s3.put_public_access_block(Bucket=ctx.bucket, PublicAccessBlockConfiguration=PRIVATE)
+        changes.append("public access blocked")
+    if _read(s3.get_bucket_website, {"NoSuchWebsiteConfiguration"}, Bucket=ctx.bucket):
+        s3.delete_bucket_website(Bucket=ctx.bucket)
+        changes.append("website hosting off")
+    return changes
+
+
+def _make_website(ctx: DeployContext, *, retry: bool) -> list[str]:
+    s3 = ctx.client("s3")
+    name = ctx.bucket
+    changes: list[str] = []
     block = _read(s3.get_public_access_block, {"NoSuchPublicAccessBlockConfiguration"}, Bucket=name)
     if (block or {}).get("PublicAccessBlockConfiguration") != PUBLIC_ACCESS_BLOCK:
         s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK)
@@ -116,18 +150,19 @@ def ensure_bucket(ctx: DeployContext) -> Outcome:
     policy = _read(s3.get_bucket_policy, {"NoSuchBucketPolicy"}, Bucket=name)
     if policy is None or json.loads(policy["Policy"]) != bucket_policy(ctx):
         try:
-            _put_policy(ctx, retry=bool(changes))
+            _put_policy(ctx, retry=retry or bool(changes))
         except botocore.exceptions.ClientError as exc:
             if error_code(exc) in ACCESS_DENIED_CODES and _account_blocks_policies(ctx):
                 raise UserError(
                     "S3 Block Public Access is on for this AWS account and forbids the public "
                     "bucket policy a website needs; turn off 'Block public bucket policies' "
                     "for the account (S3 console > Block Public Access settings for this "
-                    "account) or ask your administrator"
+                    "account) or ask your administrator, or deploy with the CDN (drop "
+                    "--no-cdn: the bucket stays private)"
                 ) from exc
             raise
         changes.append("public read policy")
-    return Outcome(", ".join(changes) or "unchanged", name, bool(changes))
+    return changes
 
 
 def _put_policy(ctx: DeployContext, *, retry: bool) -> None:
@@ -186,7 +221,10 @@ class Bucket(Unit):
         return ensure_bucket(job.ctx)
 
     def find(self, ctx: DeployContext) -> list[Found]:
-        return [Found(self.kind, ctx.bucket, "", ctx.website_url)] if bucket_exists(ctx) else []
+        if not bucket_exists(ctx):
+            return []
+        detail = "private, read by CloudFront" if ctx.settings.cdn else ctx.website_url
+        return [Found(self.kind, ctx.bucket, "", detail)]
 
     def delete(self, ctx: DeployContext, found: Found) -> bool:
         return delete_bucket(ctx) >= 0

@@ -21,7 +21,18 @@ ARCHITECTURES = ("arm64", "x86_64")
 DEFAULT_ARCH = "arm64"
 DEFAULT_LOG_RETENTION_DAYS = 30
 SINGLE_TRY = Config(retries={"mode": "standard", "total_max_attempts": 1})
-SERVICES = ("iam", "lambda", "logs", "ssm", "dynamodb", "apigatewayv2", "s3", "s3control", "sts")
+SERVICES = (
+    "iam",
+    "lambda",
+    "logs",
+    "ssm",
+    "dynamodb",
+    "apigatewayv2",
+    "s3",
+    "s3control",
+    "sts",
+    "cloudfront",
+)
 
 
 @dataclass(frozen=True)
@@ -91,6 +102,7 @@ class DeployContext:
 
     @property
     def website_url(self) -> str:
+        """The S3 website's URL (`--no-cdn`); with the CDN the site is the distribution's."""
         return website_url(self.bucket, self.region, self.dns_suffix)
 
     def function_arn(self, kind: str) -> str:

@@ -80,3 +80,16 @@ def lacks_deployments(ctx: DeployContext, api_id: str) -> bool:
             return True
         raise
     return False
+
+
+def lacks_call(client: Any, exc: BaseException) -> bool:
+    """True when `exc` is an emulator saying it does not implement the call (moto 5.2's
+    server answers CloudFront's response headers policy calls with a bare 404). Against
+    AWS: always False."""
+    if isinstance(exc, NotImplementedError):
+        return is_emulator(client)
+    return (
+        isinstance(exc, botocore.exceptions.ClientError)
+        and is_emulator(client)
+        and _unimplemented(exc)
+    )

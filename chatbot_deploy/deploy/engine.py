@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chatbot_deploy.deploy import api, functions, planner, socket_api
+from chatbot_deploy.deploy.distribution import DistributionInfo
 from chatbot_deploy.deploy.graph import Reporter, RunRecord, run_steps
 from chatbot_deploy.deploy.unit import Job, Sources
 
@@ -42,7 +43,19 @@ class DeployResult:
     website_url: str
     api_url: str
     socket_url: str
+    distribution: DistributionInfo | None
     record: RunRecord
+
+    @property
+    def next_steps(self) -> list[str]:
+        """What the user must still do, from the outcomes that say so (a value with a
+        `next_steps()` method: DNS records to create, a certificate to validate ...)."""
+        steps: list[str] = []
+        for record in self.record.steps.values():
+            value: Any = None if record.outcome is None else record.outcome.value
+            if value is not None and hasattr(value, "next_steps"):
+                steps += value.next_steps()
+        return steps
 
     @property
     def changed(self) -> list[str]:
@@ -59,6 +72,14 @@ class DeployResult:
             "website_url": self.website_url,
             "api_url": self.api_url,
             "socket_url": self.socket_url,
+            "cdn": None
+            if self.distribution is None
+            else {
+                "id": self.distribution.distribution_id,
+                "domain_name": self.distribution.domain_name,
+                "status": self.distribution.status,
+            },
+            "next_steps": self.next_steps,
             "changed": self.changed,
             "seconds": round(self.record.finished - self.record.started, 3),
             "steps": {
@@ -83,10 +104,14 @@ def up(
     record = run_steps(steps, reporter, max_workers=max_workers, guard=guard)
     info: api.ApiInfo = record.value("api")
     socket: socket_api.SocketInfo = record.value("socket-api")
+    cdn: DistributionInfo | None = (
+        record.value("distribution") if "distribution" in record.steps else None
+    )
     return DeployResult(
         stack=ctx.names.stack,
         region=ctx.region,
-        website_url=ctx.website_url,
+        website_url=cdn.url if cdn is not None else ctx.website_url,
+        distribution=cdn,
         api_url=info.url,
         socket_url=socket.url,
         record=record,

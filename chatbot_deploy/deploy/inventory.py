@@ -83,6 +83,16 @@ def _rows(ctx: DeployContext, unit: Unit, found: list[Found]) -> list[Resource]:
     return rows
 
 
+def _website(ctx: DeployContext, by_kind: dict[str, list[Found]]) -> str | None:
+    """The distribution's https:// URL when there is one, else the S3 website's (`--no-cdn`)."""
+    cdn = by_kind.get("distribution")
+    if cdn:
+        return cdn[0].detail.split(" ")[0]
+    if by_kind.get("bucket") and not ctx.settings.cdn:
+        return ctx.website_url
+    return None
+
+
 def take(ctx: DeployContext, units: Sequence[Unit] = UNITS) -> Inventory:
     listed = [unit for unit in units if unit.listed and unit.part_of is None]
     with ThreadPoolExecutor(max_workers=8, thread_name_prefix="find") as pool:
@@ -97,7 +107,7 @@ def take(ctx: DeployContext, units: Sequence[Unit] = UNITS) -> Inventory:
         stack=ctx.names.stack,
         region=ctx.region,
         resources=resources,
-        website_url=ctx.website_url if by_kind.get("bucket") else None,
+        website_url=_website(ctx, by_kind),
         api_url=apis[0].detail if apis else None,
         socket_url=sockets[0].detail if sockets else None,
     )

@@ -4,11 +4,21 @@ bucket and go with it."""
 
 from __future__ import annotations
 
-from chatbot_deploy import webconfig
+from chatbot_deploy import app_spec, webconfig
 from chatbot_deploy.deploy.api import ApiInfo
+from chatbot_deploy.deploy.context import DeployContext
 from chatbot_deploy.deploy.graph import Outcome, Outputs
 from chatbot_deploy.deploy.socket_api import SocketInfo
 from chatbot_deploy.deploy.unit import Job, Unit
+
+
+def site_urls(ctx: DeployContext, api: ApiInfo, socket: SocketInfo) -> tuple[str, str]:
+    """The API and WebSocket URLs the web app calls (config.json): paths on its own origin
+    with the CDN (which forwards them, whatever name the site is reached by), the API
+    Gateway URLs with `--no-cdn`."""
+    if ctx.settings.cdn:
+        return "/", app_spec.SOCKET_PATH
+    return api.url, socket.url
 
 
 class WebBuild(Unit):
@@ -31,10 +41,9 @@ class SiteFiles(Unit):
 
     def ensure(self, job: Job, key: str, inputs: Outputs) -> Outcome:
         ctx = job.ctx
-        info: ApiInfo = inputs["api"]
-        socket: SocketInfo = inputs["socket-api"]
+        api_url, socket_url = site_urls(ctx, inputs["api"], inputs["socket-api"])
         config_json = webconfig.runtime_config_bytes(
-            info.url, ctx.names.stack, socket.url, models=ctx.settings.models
+            api_url, ctx.names.stack, socket_url, models=ctx.settings.models
         )
         result = job.sources.sync_site(
             ctx.client("s3"), inputs["bucket"], inputs["web"], config_json
@@ -44,4 +53,4 @@ class SiteFiles(Unit):
             f"{len(result.uploaded)} uploaded, {len(result.deleted)} deleted, "
             f"{len(result.unchanged)} unchanged"
         )
-        return Outcome(summary, ctx.website_url, changed)
+        return Outcome(summary, inputs["bucket"], changed)

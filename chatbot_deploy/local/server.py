@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
-from chatbot_deploy import app_spec, webconfig
+from chatbot_deploy import app_spec, site_headers, webconfig
 from chatbot_deploy.local.gateway import (
     MAX_HEADER_BYTES,
     MAX_PAYLOAD_BYTES,
@@ -47,6 +47,9 @@ NOT_BUILT_PAGE = b"""<!doctype html>
 web app has not been built. Build it with <code>npm ci &amp;&amp; npm run build</code> in
 <code>frontend/</code> and reload this page.</p></body></html>
 """
+
+# The policy the not-built page is sent with (it has no scripts, styles or images).
+NOT_BUILT_CSP = "default-src 'none'"
 
 JSON = {"content-type": "application/json"}
 # After an answer sent before the request was read to its end: how long, and how much, to
@@ -103,6 +106,13 @@ class LocalServer(ThreadingHTTPServer):
         self.web_dir = web_dir
         self.stack = stack
         self.models = tuple(models)  # offered, the first the default (`local --model`)
+        # The security headers the CDN sends (site_headers, over http: no HSTS), read once
+        # from the build's CSP, for every answer that serves the web app (its files, the
+        # not-built page, /config.json): the app runs under the same policy as behind the CDN.
+        # A build without a CSP is refused here (UserError), before the port is bound.
+        self.site_headers = site_headers.security_headers(
+            site_headers.build_csp(web_dir) if web_dir else NOT_BUILT_CSP, https=False
+        )
         # The WebSocket API on the same port, with the same functions (socket_api); closed by
         # server_close, which also runs when the port cannot be bound.
         self.sockets = SocketApi(api.handlers)
@@ -170,15 +180,18 @@ class RequestHandler(SimpleHTTPRequestHandler):
         server: LocalServer = args[2]
         directory = str(server.web_dir) if server.web_dir else None
         # Per request: the body once read (None: the request was not read to its end, so
-        # an answer must close the connection), the answer's status, when it started.
+        # an answer must close the connection), the answer's status, when it started, and
+        # whether it serves the web app (then with the site's security headers).
         self.body: bytes | None = None
         self.status: int | None = None
         self.started = time.perf_counter()
+        self.serves_site = False
         super().__init__(*args, directory=directory, **kwargs)
 
     # -- reading a request -------------------------------------------------------------------
     def handle_one_request(self) -> None:
         self.body, self.status, self.started = None, None, time.perf_counter()
+        self.serves_site = False
         try:
             super().handle_one_request()
         except ConnectionError as exc:  # reset, broken pipe: the client went away
@@ -362,22 +375,24 @@ class RequestHandler(SimpleHTTPRequestHandler):
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
         if path == webconfig.CONFIG_PATH:
+            self.serves_site = True
             # The Host was checked by admit(): one of this server's names.
             host = self.headers.get("host") or self.server.url.removeprefix("http://")
             body = webconfig.runtime_config_bytes(
                 f"http://{host}",
                 self.server.stack,
-                f"ws://{host}{app_spec.LOCAL_SOCKET_PATH}",
+                f"ws://{host}{app_spec.SOCKET_PATH}",
                 models=self.server.models,
             )
             self.send(200, {"content-type": "application/json", "cache-control": "no-cache"}, body)
             return
-        if path == app_spec.LOCAL_SOCKET_PATH:
+        if path == app_spec.SOCKET_PATH:
             self.serve_socket()
             return
         if self.is_api_path():
             self.api()
             return
+        self.serves_site = True  # the web app's files (or the page saying it is not built)
         if self.server.web_dir is None:
             if path in ("/", "/index.html"):
                 self.send(200, {"content-type": "text/html; charset=utf-8"}, NOT_BUILT_PAGE)
@@ -405,7 +420,7 @@ class RequestHandler(SimpleHTTPRequestHandler):
         if refusal is None:
             self.status = 101
             return
-        logger.info("GET %s %d: %s", app_spec.LOCAL_SOCKET_PATH, refusal.status, refusal.why)
+        logger.info("GET %s %d: %s", app_spec.SOCKET_PATH, refusal.status, refusal.why)
         self.refuse(refusal.status, refusal.message)
 
     def list_directory(self, path: str | Any) -> None:
@@ -415,6 +430,9 @@ class RequestHandler(SimpleHTTPRequestHandler):
     def end_headers(self) -> None:
         if self.command == "GET" and self.path.split("?")[0] in ("/", "/index.html"):
             self.send_header("Cache-Control", "no-cache")
+        if self.serves_site:
+            for name, value in self.server.site_headers.items():
+                self.send_header(name, value)
         super().end_headers()
 
     def log_message(self, format: str, *args: Any) -> None:

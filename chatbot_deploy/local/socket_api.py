@@ -1,6 +1,6 @@
 """An in-process emulation of the API Gateway WebSocket API that `up` creates.
 
-`local` serves it at ``app_spec.LOCAL_SOCKET_PATH`` on its one port: the HTTP server hands
+`local` serves it at ``app_spec.SOCKET_PATH`` on its one port: the HTTP server hands
 an upgrade request to :meth:`SocketApi.serve`, which runs the whole connection in that
 request's thread. The WebSocket protocol is the ``websockets`` library's: its sans-I/O
 ``ServerProtocol`` answers the handshake, then its threading ``Connection`` owns the socket.
@@ -392,7 +392,7 @@ class SocketApi:
             connection.close(CloseCode.GOING_AWAY, "Going away")
         logger.info(
             "WS %s connect 101 %.0fms (%s, connection %s)",
-            app_spec.LOCAL_SOCKET_PATH,
+            app_spec.SOCKET_PATH,
             (time.perf_counter() - started) * 1000,
             principal,
             connection_id,
@@ -437,7 +437,7 @@ class SocketApi:
             connection.close(code, reason)  # idempotent; waits for the TCP connection to end
         logger.info(
             "WS %s close %d%s after %.1fs, %d message%s (connection %s)",
-            app_spec.LOCAL_SOCKET_PATH,
+            app_spec.SOCKET_PATH,
             code,
             f" ({reason})" if reason else "",
             time.monotonic() - live.opened,
@@ -489,7 +489,7 @@ class SocketApi:
             timer.cancel()
         logger.info(
             "WS %s message %s %s %.0fms (connection %s)",
-            app_spec.LOCAL_SOCKET_PATH,
+            app_spec.SOCKET_PATH,
             _action_for_log(event.get("body") or "", route.key),
             outcome,
             (time.perf_counter() - started) * 1000,

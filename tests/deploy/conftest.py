@@ -25,7 +25,7 @@ from moto.server import ThreadedMotoServer
 from chatbot_deploy import paths
 from chatbot_deploy.app_spec import AppConfig
 from chatbot_deploy.aws import Aws, connect
-from chatbot_deploy.deploy import bucket, engine, functions, layer, packaging, site
+from chatbot_deploy.deploy import bucket, distribution, engine, functions, layer, packaging, site
 from chatbot_deploy.deploy.calls import CallLog
 from chatbot_deploy.deploy.context import DeployContext
 from chatbot_deploy.names import StackNames
@@ -53,6 +53,7 @@ def aws_env(monkeypatch, tmp_path) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.setattr(functions, "sleep", lambda _seconds: None)
     monkeypatch.setattr(bucket, "sleep", lambda _seconds: None)
+    monkeypatch.setattr(distribution, "WAITER_CONFIG", {"Delay": 0, "MaxAttempts": 20})
 
 
 _DEPLOYMENTS_PATH = re.compile(r"/v2/apis/(?P<api>[^/]+)/deployments(?:/(?P<id>[^/]+))?")
@@ -132,18 +133,177 @@ def _json_response(
     return AWSResponse(request.url, status, headers, MockRawResponse(json.dumps(body)))
 
 
+_POLICY_OPERATIONS = {
+    "CreateResponseHeadersPolicy",
+    "GetResponseHeadersPolicy",
+    "ListResponseHeadersPolicies",
+    "UpdateResponseHeadersPolicy",
+    "DeleteResponseHeadersPolicy",
+}
+
+
+def _ok(status: int = 200, **body: Any) -> tuple[FakeHttp, dict[str, Any]]:
+    return FakeHttp(status), {**body, "ResponseMetadata": {"HTTPStatusCode": status}}
+
+
+@dataclass
+class CloudFrontAsAws:
+    """CloudFront as AWS has it, where in-process moto 5.2 differs:
+
+    - Response headers policies (moto answers 404): kept here, with ETags, and refused
+      while a distribution uses one (409 ResponseHeadersPolicyInUse), as AWS does.
+    - A created or updated distribution is `InProgress` for `polls` reads, then `Deployed`
+      (moto: Deployed at the first read, and never again InProgress after an update).
+    - Deleting an enabled distribution, or one not yet deployed, is refused with 409
+      DistributionNotDisabled (moto deletes it).
+
+    Answered in `before-call` after every other hook (the call log and the tests'
+    injections see these calls as any other)."""
+
+    polls: int = 2
+    policies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    etags: dict[str, str] = field(default_factory=dict)
+    pending: dict[str, int] = field(default_factory=dict)  # distribution: reads left
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def handlers(self) -> list[tuple[Any, ...]]:
+        return [
+            ("before-parameter-build.cloudfront", self.keep_params),
+            ("before-call.cloudfront", self.answer, botocore.handlers.REGISTER_LAST),
+            ("after-call.cloudfront", self.progress),
+        ]
+
+    @staticmethod
+    def _distributions() -> dict[str, Any]:
+        from moto.cloudfront.models import cloudfront_backends
+
+        return dict(cloudfront_backends["123456789012"]["global"].distributions)
+
+    @staticmethod
+    def keep_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        """`before-call` sees the serialized request: keep the call's own parameters."""
+        context["api_params"] = dict(params)
+
+    def answer(self, model: Any, context: dict[str, Any], **_: Any) -> Any:
+        params = context.get("api_params", {})
+        with self.lock:
+            if model.name in _POLICY_OPERATIONS:
+                return self._policy(model.name, params)
+            if model.name == "DeleteDistribution":
+                dist = self._distributions().get(params["Id"])
+                if dist is not None and (
+                    dist.distribution_config.Enabled or self.pending.get(params["Id"], 0) > 0
+                ):
+                    return error_response(
+                        "DistributionNotDisabled",
+                        "The distribution you are trying to delete has not been disabled.",
+                        409,
+                    )
+        return None
+
+    def progress(self, model: Any, parsed: dict[str, Any], **_: Any) -> None:
+        with self.lock:
+            if model.name in {"CreateDistributionWithTags", "CreateDistribution"}:
+                dist = parsed.get("Distribution") or {}
+                if "Id" in dist:
+                    self.pending[dist["Id"]] = self.polls
+                    dist["Status"] = "InProgress"
+            elif model.name == "UpdateDistribution":
+                dist = parsed.get("Distribution") or {}
+                if "Id" in dist:
+                    self.pending[dist["Id"]] = self.polls
+                    dist["Status"] = "InProgress"
+            elif model.name == "GetDistribution":
+                dist = parsed.get("Distribution") or {}
+                self._read(dist)
+            elif model.name == "ListDistributions":
+                for item in (parsed.get("DistributionList") or {}).get("Items", []) or []:
+                    self._read(item)
+
+    def _read(self, dist: dict[str, Any]) -> None:
+        left = self.pending.get(dist.get("Id", ""), 0)
+        if left > 0:
+            dist["Status"] = "InProgress"
+            self.pending[dist["Id"]] = left - 1
+
+    def _etag(self, policy_id: str) -> str:
+        self.etags[policy_id] = f"E{len(self.etags) + 1:05d}{policy_id[-4:]}"
+        return self.etags[policy_id]
+
+    def _policy(self, operation: str, params: dict[str, Any]) -> Any:
+        if operation == "ListResponseHeadersPolicies":
+            items = [{"Type": "custom", "ResponseHeadersPolicy": p} for p in self.policies.values()]
+            return _ok(
+                ResponseHeadersPolicyList={
+                    "MaxItems": 100,
+                    "Quantity": len(items),
+                    "Items": items,
+                }
+            )
+        if operation == "CreateResponseHeadersPolicy":
+            config = params["ResponseHeadersPolicyConfig"]
+            if any(
+                p["ResponseHeadersPolicyConfig"]["Name"] == config["Name"]
+                for p in self.policies.values()
+            ):
+                return error_response("ResponseHeadersPolicyAlreadyExists", "exists", 409)
+            policy_id = f"rhp-{len(self.policies) + 1:04d}-{config['Name'][:20]}"
+            self.policies[policy_id] = {
+                "Id": policy_id,
+                "LastModifiedTime": datetime.now(UTC),
+                "ResponseHeadersPolicyConfig": config,
+            }
+            return _ok(201, ResponseHeadersPolicy=self.policies[policy_id], ETag=self._etag(policy_id))
+        policy_id = params["Id"]
+        if policy_id not in self.policies:
+            return error_response("NoSuchResponseHeadersPolicy", "no such policy", 404)
+        if operation == "GetResponseHeadersPolicy":
+            return _ok(ResponseHeadersPolicy=self.policies[policy_id], ETag=self.etags[policy_id])
+        if params.get("IfMatch") != self.etags[policy_id]:
+            return error_response("PreconditionFailed", "ETag does not match", 412)
+        if operation == "UpdateResponseHeadersPolicy":
+            self.policies[policy_id]["ResponseHeadersPolicyConfig"] = params[
+                "ResponseHeadersPolicyConfig"
+            ]
+            return _ok(ResponseHeadersPolicy=self.policies[policy_id], ETag=self._etag(policy_id))
+        in_use = any(
+            behaviour.response_headers_policy_id == policy_id
+            for dist in self._distributions().values()
+            for behaviour in [
+                dist.distribution_config.DefaultCacheBehavior,
+                *(dist.distribution_config.CacheBehaviors.get("Items") or []),
+            ]
+        )
+        if in_use:
+            return error_response("ResponseHeadersPolicyInUse", "in use", 409)
+        del self.policies[policy_id]
+        return _ok(204)
+
+
+@dataclass
+class Emulated:
+    """What the `moto` fixture adds to in-process moto: AWS's behaviour where it differs."""
+
+    deployments: MotoDeployments
+    cloudfront: CloudFrontAsAws
+
+
 @pytest.fixture
-def moto(aws_env, monkeypatch) -> Iterator[MotoDeployments]:
-    """In-process moto, with API deployments (`MotoDeployments`) for every session made in
-    the test (the CLI's too)."""
-    deployments = MotoDeployments()
+def moto(aws_env, monkeypatch) -> Iterator[Emulated]:
+    """In-process moto, with API deployments (`MotoDeployments`) and CloudFront as AWS has
+    it (`CloudFrontAsAws`) for every session made in the test (the CLI's too)."""
+    emulated = Emulated(MotoDeployments(), CloudFrontAsAws())
     monkeypatch.setattr(
         botocore.handlers,
         "BUILTIN_HANDLERS",
-        [*botocore.handlers.BUILTIN_HANDLERS, *deployments.handlers()],
+        [
+            *botocore.handlers.BUILTIN_HANDLERS,
+            *emulated.deployments.handlers(),
+            *emulated.cloudfront.handlers(),
+        ],
     )
     with mock_aws():
-        yield deployments
+        yield emulated
 
 
 class FakeInstaller:
@@ -195,7 +355,10 @@ def workspace(tmp_path) -> Workspace:
     )
     dist = tmp_path / "dist"
     (dist / "assets").mkdir(parents=True)
-    (dist / "index.html").write_text("<!doctype html><title>chatbot</title>")
+    (dist / "index.html").write_text(
+        '<!doctype html><meta http-equiv="Content-Security-Policy" content="default-src '
+        "'self'; connect-src 'self' https: wss:\"><title>chatbot</title>"
+    )
     (dist / "assets" / "index-abc123.js").write_text("console.log('chatbot')")
     (dist / "assets" / "index-def456.css").write_text("body{}")
     return Workspace(code_dir, dist, tmp_path / "layer-cache", FakeInstaller())
