@@ -19,7 +19,14 @@ export class ConfigError extends Error {
   }
 }
 
-export function parseConfig(value: unknown): RuntimeConfig {
+/**
+ * Check config.json's value. `apiUrl` and `socketUrl` are absolute URLs (`--no-cdn`: API
+ * Gateway's; `local`: its own host), or paths on the website's own origin (behind the CDN:
+ * `"/"` and `"/live"`), which are resolved against `baseUrl`, the page's URL: `apiUrl` to the
+ * origin (or path) without a trailing slash, `socketUrl` with ws: on an http page and wss: on
+ * an https one. What the app gets is always absolute. Without `baseUrl`, paths are refused.
+ */
+export function parseConfig(value: unknown, baseUrl?: string): RuntimeConfig {
   if (typeof value !== "object" || value === null) {
     throw new ConfigError("config.json is not a JSON object");
   }
@@ -27,35 +34,47 @@ export function parseConfig(value: unknown): RuntimeConfig {
   if (typeof apiUrl !== "string" || apiUrl === "") {
     throw new ConfigError("config.json has no apiUrl");
   }
-  let url: URL;
-  try {
-    url = new URL(apiUrl);
-  } catch {
-    throw new ConfigError(`config.json apiUrl is not a URL: ${apiUrl}`);
-  }
+  const url = resolve(apiUrl, baseUrl);
+  if (!url) throw new ConfigError(`config.json apiUrl is not a URL: ${apiUrl}`);
   if (url.protocol !== "https:" && url.protocol !== "http:") {
     throw new ConfigError(`config.json apiUrl must be http(s): ${apiUrl}`);
   }
   return {
-    apiUrl: apiUrl.replace(/\/+$/, ""),
-    socketUrl: parseSocketUrl(socketUrl),
+    apiUrl: (isPath(apiUrl) ? url.href : apiUrl).replace(/\/+$/, ""),
+    socketUrl: parseSocketUrl(socketUrl, baseUrl),
     models: parseModels(models),
     stack: typeof stack === "string" ? stack : "",
   };
 }
 
-function parseSocketUrl(value: unknown): string | null {
-  if (value === undefined || value === null) return null;
-  let url: URL | null = null;
+/** A path on the page's own origin ("/live"), not a protocol-relative URL ("//host/live"). */
+function isPath(value: string): boolean {
+  return value.startsWith("/") && !value.startsWith("//");
+}
+
+/** `value` as an absolute URL: itself, or a path resolved against `baseUrl`; else null. */
+function resolve(value: string, baseUrl: string | undefined): URL | null {
   try {
-    url = typeof value === "string" ? new URL(value) : null;
+    if (!isPath(value)) return new URL(value);
+    return baseUrl === undefined ? null : new URL(value, baseUrl);
   } catch {
-    url = null;
+    return null;
   }
-  if (!url || (url.protocol !== "wss:" && url.protocol !== "ws:")) {
-    throw new ConfigError(`config.json socketUrl must be a ws(s) URL: ${String(value)}`);
+}
+
+const SOCKET_SCHEMES: Record<string, string> = { "https:": "wss:", "http:": "ws:" };
+
+function parseSocketUrl(value: unknown, baseUrl: string | undefined): string | null {
+  if (value === undefined || value === null) return null;
+  const url = typeof value === "string" ? resolve(value, baseUrl) : null;
+  if (url && typeof value === "string" && isPath(value)) {
+    // The page's own origin, its scheme mapped (a file: or other page has no WebSocket).
+    const scheme = SOCKET_SCHEMES[url.protocol];
+    if (scheme) return `${scheme}//${url.host}${url.pathname}${url.search}`;
+  } else if (url && (url.protocol === "wss:" || url.protocol === "ws:")) {
+    return String(value);
   }
-  return String(value);
+  throw new ConfigError(`config.json socketUrl must be a ws(s) URL: ${String(value)}`);
 }
 
 function parseModels(value: unknown): string[] {
@@ -84,5 +103,5 @@ export async function loadConfig(
   } catch {
     throw new ConfigError("config.json is not valid JSON");
   }
-  return parseConfig(body);
+  return parseConfig(body, baseUrl);
 }
