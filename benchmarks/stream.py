@@ -79,7 +79,7 @@ def login(app: LocalApp) -> str:
 
 
 def socket(app: LocalApp, token: str) -> ClientConnection:
-    url = app.url.replace("http://", "ws://") + f"{app_spec.LOCAL_SOCKET_PATH}?token={token}"
+    url = app.url.replace("http://", "ws://") + f"{app_spec.SOCKET_PATH}?token={token}"
     return connect(url, max_size=None)
 
 

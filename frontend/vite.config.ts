@@ -5,7 +5,7 @@ import { defineConfig, type Plugin } from "vite";
 // Defence in depth behind the Markdown sanitizer: no inline or foreign scripts, no images
 // from elsewhere (a model's answer must not beacon data out), API calls only to https or
 // this origin (`local`), the streaming WebSocket only to wss: or this origin (`local`'s
-// ws://<host>/socket: 'self' covers ws: on the page's own host). Only in the build: the dev
+// ws://<host>/live: 'self' covers ws: on the page's own host). Only in the build: the dev
 // server needs its websocket.
 const CSP = [
   "default-src 'self'",
@@ -49,8 +49,9 @@ const apiPaths = [
   .map((match) => match[1]!.replace(/\/\{[^}]*\}.*$/, ""))
   .filter((path, index, all) => path !== "/config.json" && all.indexOf(path) === index);
 
-/** `local`'s WebSocket endpoint (docs/api.md: `ws://<host>/socket`), proxied too. */
-const SOCKET_PATH = "/socket";
+/** `local`'s WebSocket endpoint (docs/api.md: `ws://<host>/live`, app_spec.SOCKET_PATH, the same
+ * path as behind the CDN), proxied too. */
+const SOCKET_PATH = "/live";
 
 function devConfig(): Plugin {
   return {

@@ -366,7 +366,7 @@ def test_a_missing_or_malformed_host_is_a_400(app, path, case, host, more):
 def test_config_json_points_at_this_server(app):
     reply = http.request("GET", f"{app.url}/config.json")
     assert reply.status == 200
-    socket_url = app.url.replace("http://", "ws://") + "/socket"
+    socket_url = app.url.replace("http://", "ws://") + app_spec.SOCKET_PATH
     assert reply.json() == {
         "apiUrl": app.url,
         "socketUrl": socket_url,

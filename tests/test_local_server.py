@@ -6,21 +6,33 @@ of docs/api.md, are checked in test_contract_http.py.)"""
 import logging
 import socket
 import struct
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from chatbot_deploy import app_spec
+from chatbot_deploy.errors import UserError
 from chatbot_deploy.local import server as local_server
 from tests.support import http
 from tests.support.local_app import PASSWORD, USERNAME, LocalApp, running_local
+
+# As the build writes it (frontend/vite.config.ts): the policy in a <meta> of index.html.
+BUILD_CSP = "default-src 'self'; script-src 'self'; connect-src 'self' https: wss:"
+INDEX_HTML = (
+    f'<!doctype html><meta http-equiv="Content-Security-Policy" content="{BUILD_CSP}">'
+    "<title>app</title>"
+)
 
 
 @pytest.fixture(scope="module")
 def app(fake_openai, tmp_path_factory) -> Iterator[LocalApp]:
     web = tmp_path_factory.mktemp("web")
-    (web / "index.html").write_text("<!doctype html><title>app</title>")
+    (web / "index.html").write_text(INDEX_HTML)
+    (web / "assets").mkdir()
+    (web / "assets" / "index-abc123.js").write_text("console.log('app')\n")
     with running_local(fake_openai.base_url, web_dir=Path(web)) as running:
         yield running
 
@@ -32,7 +44,7 @@ def send(app, data: bytes, **kw) -> http.Reply:
 def config_for(api_url: str) -> dict[str, object]:
     """/config.json under `local`: the API and the WebSocket API on the request's host, and
     the models offered (the app's: tests/support/local_app.py)."""
-    socket_url = api_url.replace("http://", "ws://", 1) + "/socket"
+    socket_url = api_url.replace("http://", "ws://", 1) + app_spec.SOCKET_PATH
     return {"apiUrl": api_url, "socketUrl": socket_url, "stack": "local", "models": ["test-model"]}
 
 
@@ -108,6 +120,81 @@ def test_a_get_with_a_body_does_not_poison_the_next_request(app):
         while chunk := sock.recv(65536):
             data += chunk
     assert data.count(b"HTTP/1.1 200") == 2
+
+
+# ------------------------------------------------------- the site's security headers (the CDN's)
+
+
+def csp_directives(value: str) -> dict[str, str]:
+    directives = (part.strip().partition(" ") for part in value.split(";") if part.strip())
+    return {name: rest.strip() for name, _, rest in directives}
+
+
+@pytest.mark.parametrize("path", ["/", "/index.html", "/config.json", "/assets/index-abc123.js"])
+def test_the_web_app_is_served_with_the_cdn_s_security_headers(app, path):
+    reply = http.request("GET", f"{app.url}{path}")
+    assert reply.status == 200
+    # The build's policy, tightened as the CDN's response headers policy has it
+    # (site_headers): API and WebSocket on this origin only, never framed.
+    assert csp_directives(reply.headers["content-security-policy"]) == {
+        "default-src": "'self'",
+        "script-src": "'self'",
+        "connect-src": "'self'",  # covers ws://<host>/live
+        "frame-ancestors": "'none'",
+    }
+    assert reply.headers["x-frame-options"] == "DENY"
+    assert reply.headers["x-content-type-options"] == "nosniff"
+    assert reply.headers["referrer-policy"] == "no-referrer"
+    assert "strict-transport-security" not in reply.headers  # http: no HSTS
+
+
+def test_a_file_not_found_and_a_repeated_request_keep_the_headers_once(app):
+    with socket.create_connection(("127.0.0.1", app.server.server_address[1]), 5) as sock:
+        sock.sendall(http.build(app.url, "GET", "/missing.js") + http.build(app.url, "GET", "/"))
+        sock.shutdown(socket.SHUT_WR)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    missing, found = data.split(b"HTTP/1.1 ")[1:]
+    assert missing.startswith(b"404") and found.startswith(b"200")
+    for answer in (missing, found):
+        assert answer.lower().count(b"content-security-policy: ") == 1
+        assert answer.lower().count(b"x-frame-options: deny") == 1
+
+
+def test_api_answers_are_not_the_site_s(app):
+    reply = http.post(f"{app.url}/login", {"username": USERNAME, "password": "wrong"})
+    assert reply.status == 401
+    assert "content-security-policy" not in reply.headers
+
+
+def test_the_not_built_page_has_the_headers_too():
+    from chatbot_deploy.local.gateway import HttpApi
+
+    server = local_server.LocalServer(("127.0.0.1", 0), HttpApi({}), None, "s")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        reply = http.request("GET", f"{server.url}/")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    assert b"has not been built" in reply.body
+    assert csp_directives(reply.headers["content-security-policy"]) == {
+        "default-src": "'none'",
+        "connect-src": "'self'",
+        "frame-ancestors": "'none'",
+    }
+    assert reply.headers["x-frame-options"] == "DENY"
+
+
+def test_a_build_without_a_csp_is_refused_before_serving(tmp_path):
+    from chatbot_deploy.local.gateway import HttpApi
+
+    (tmp_path / "index.html").write_text("<!doctype html><title>old build</title>")
+    with pytest.raises(UserError, match="no Content-Security-Policy"):
+        local_server.LocalServer(("127.0.0.1", 0), HttpApi({}), tmp_path, "s")
 
 
 # ------------------------------------------------------------------------ /config.json and Host

@@ -131,7 +131,7 @@ def token(app: LocalApp) -> str:
 
 
 def socket_url(app: LocalApp, query: str = "") -> str:
-    return app.url.replace("http://", "ws://") + "/socket" + query
+    return app.url.replace("http://", "ws://") + app_spec.SOCKET_PATH + query
 
 
 def open_socket(app: LocalApp, token: str | None, **kwargs: Any) -> ClientConnection:
@@ -176,7 +176,7 @@ def test_an_expired_token_is_refused_403(app: LocalApp) -> None:
 
 
 def test_a_plain_get_of_the_socket_path_is_not_an_upgrade(app: LocalApp) -> None:
-    reply = http.request("GET", f"{app.url}/socket?token=x")
+    reply = http.request("GET", f"{app.url}{app_spec.SOCKET_PATH}?token=x")
     assert reply.status == 426
     assert reply.json() == {"message": "Upgrade Required"}
 
@@ -187,7 +187,7 @@ def test_a_malformed_handshake_is_refused_400_before_the_authorizer(
     request = http.build(
         app.url,
         "GET",
-        f"/socket?token={token}",
+        f"{app_spec.SOCKET_PATH}?token={token}",
         "Connection: Upgrade",
         "Upgrade: websocket",
         "Sec-WebSocket-Version: 13",  # and no Sec-WebSocket-Key
@@ -393,7 +393,7 @@ def test_stopping_local_closes_open_sockets_1001(app: LocalApp, token: str) -> N
     other = LocalServer(("127.0.0.1", 0), app.api, None, app.aws.names.stack)
     thread = threading.Thread(target=other.serve_forever, daemon=True)
     thread.start()
-    url = f"ws://127.0.0.1:{other.server_address[1]}/socket?token={token}"
+    url = f"ws://127.0.0.1:{other.server_address[1]}{app_spec.SOCKET_PATH}?token={token}"
     try:
         with connect(url, proxy=None) as ws:
             other.shutdown()
@@ -411,7 +411,7 @@ def test_stopping_local_closes_open_sockets_1001(app: LocalApp, token: str) -> N
 def test_config_json_gives_the_socket_url(app: LocalApp) -> None:
     reply = http.request("GET", f"{app.url}/config.json")
     host = app.url.removeprefix("http://")
-    assert reply.json()["socketUrl"] == f"ws://{host}/socket"
+    assert reply.json()["socketUrl"] == f"ws://{host}{app_spec.SOCKET_PATH}"
     assert reply.json()["apiUrl"] == app.url
 
 
@@ -748,7 +748,9 @@ def test_local_stops_cleanly_with_a_socket_streaming(
         base = url_of(output)
         token = http.login(base, USERNAME, PASSWORD)
         first = len(fake_openai.streams)
-        with connect(f"{base.replace('http', 'ws')}/socket?token={token}", proxy=None) as ws:
+        with connect(
+            f"{base.replace('http', 'ws')}{app_spec.SOCKET_PATH}?token={token}", proxy=None
+        ) as ws:
             send(ws, "r1", "[[chunks:60x0.5]]")
             assert receive(ws)["type"] == "started"
             record = fake_openai.wait_for_stream(first)
@@ -765,8 +767,11 @@ def test_local_stops_cleanly_with_a_socket_streaming(
     assert record.client_closed.wait(5)  # the answer's provider call ended with it
     assert proc.returncode == 0, rest
     assert "Stopped." in rest and "Traceback" not in rest
-    assert f"{base.replace('http', 'ws')}/socket?token=<JWT>" in output
-    assert "WS /socket connect 101" in rest + output and "WS /socket close 1001" in rest
+    assert f"{base.replace('http', 'ws')}{app_spec.SOCKET_PATH}?token=<JWT>" in output
+    assert (
+        f"WS {app_spec.SOCKET_PATH} connect 101" in rest + output
+        and f"WS {app_spec.SOCKET_PATH} close 1001" in rest
+    )
     assert token not in output + rest
     assert "connection open" not in output + rest  # the library's own lines are quiet
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from chatbot_deploy import app_spec
 from tests.browser.conftest import answered, answers, send, sign_in
 from tests.support.fake_openai import FakeOpenAI
 
@@ -72,7 +73,7 @@ def test_a_1009_close_says_the_last_message_was_too_large(
 
         ws.on_message(from_page)
 
-    page.route_web_socket(re.compile(r"/socket(\?|$)"), gateway)
+    page.route_web_socket(re.compile(rf"{re.escape(app_spec.SOCKET_PATH)}(\?|$)"), gateway)
     sign_in(page)
     send(page, "first")
     answered(page, "echo: first")

@@ -1,6 +1,7 @@
 """Streamed answers and conversations kept on the server (issue 11), end to end: headless
-Chromium against `chatbot-deploy local` (its WebSocket endpoint at /socket) and the fake
-model server, which streams ``[[chunks:<count>x<seconds>]]`` answers piece by piece."""
+Chromium against `chatbot-deploy local` (its WebSocket endpoint at /live, app_spec.SOCKET_PATH)
+and the fake model server, which streams ``[[chunks:<count>x<seconds>]]`` answers piece by
+piece."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from chatbot_deploy import app_spec
 from chatbot_deploy.local import emulator
 from tests.browser.conftest import DESKTOP, answers, send, sign_in
 from tests.support.fake_openai import FakeOpenAI, stream_piece, stream_text
@@ -195,7 +197,7 @@ def test_a_lost_connection_says_so_reconnects_and_retry_answers(
         ws.connect_to_server()  # to `local`, watched by the test
         sockets.append(ws)
 
-    page.route_web_socket(re.compile(r"/socket(\?|$)"), through)
+    page.route_web_socket(re.compile(rf"{re.escape(app_spec.SOCKET_PATH)}(\?|$)"), through)
     sign_in(page)
     first = len(fake_openai.streams)
     send(page, "cut me off [[chunks:6x0.3]]")
