@@ -29,7 +29,9 @@ def status(
 ) -> None:
     """Show each resource of the stack, present or missing (and any the app no longer has),
     the stack's settings, who holds its deploy lock, and the website, API and WebSocket
-    URLs. Reads only; found by names and tags, so it works from any machine.
+    URLs; with the CDN, whether CloudFront has deployed the website everywhere (Deployed)
+    or is still deploying a change (InProgress). Reads only; found by names and tags, so it
+    works from any machine.
 
     Exit code: 0 when the stack is fully deployed, 3 when it does not exist in that region,
     4 when some of its resources are missing (`up` finishes it, `teardown` removes the rest);
@@ -38,9 +40,10 @@ def status(
     aws = connect(profile, region)
     names = StackNames(stack)
     with aws_errors():
-        ctx = DeployContext.create(aws, names)
-        found = inventory.take(ctx)
+        # The stored settings say what the stack should have (with the CDN or without).
         settings = stack_settings.load(aws.client("ssm"), names)
+        ctx = DeployContext.create(aws, names, settings)
+        found = inventory.take(ctx)
         holder = lock.current_holder(aws.client("dynamodb"), names)
     if json_output:
         print(

@@ -23,7 +23,9 @@ def teardown(
     yes: Yes = False,
 ) -> None:
     """Delete everything of the stack, found by its names and its tag (so also what a newer
-    version of the app no longer has): the HTTP API, functions, roles, log groups, layer
+    version of the app no longer has): the CloudFront distribution (disabled, then deleted
+    once CloudFront has deployed that: about 5 minutes) with its origin access control and
+    headers policy, the HTTP and WebSocket APIs, functions, roles, log groups, layer
     versions, SSM parameters (the OpenAI key, the JWT secret, the settings), the users table
     (with its users), the website bucket with its files, and last the deploy lock's table.
     Lists them and asks first (--yes skips the question). Waits for a running `up` of the
@@ -44,6 +46,11 @@ def teardown(
         if locked:
             out.print(f"  {'lock':<10} {names.lock_table}")
         confirm("Delete all of these?", yes=yes)
+        if any(resource.kind == "distribution" for resource in found.present):
+            err.print(
+                "CloudFront first disables the distribution, then it can be deleted: this "
+                "takes about 5 minutes. Ctrl-C is safe: the next teardown continues."
+            )
         with stack_lock(aws, names, "teardown") as held:
             current = inventory.take(ctx)  # again: a run we waited for may have changed it
             try:

@@ -111,6 +111,7 @@ def up(
         return
     seconds = result.record.finished - result.record.started
     changed, total = len(result.changed), len(result.record.steps)
+    edge = result.distribution
     lines: list[str | Text] = [
         Text(f"Stack {stack} is up.", style="bold green"),
         *columns(
@@ -121,6 +122,29 @@ def up(
             ],
             indent=2,
         ),
+    ]
+    if edge is not None:
+        if not edge.deployed:
+            lines += [
+                Text(
+                    f"CloudFront is deploying the website ({edge.status}): it answers everywhere "
+                    "in about 5 minutes. This shows when it is Deployed:",
+                    style="yellow",
+                ),
+                "  " + command_line("status", stack=stack, aws=aws),
+            ]
+    else:
+        lines += [
+            Text(
+                "The website is plain HTTP (--no-cdn): passwords and tokens cross the network "
+                "unencrypted, any site may frame it, and browsers mark it 'Not secure'. "
+                "To serve it over HTTPS:",
+                style="yellow",
+            ),
+            "  " + command_line("up", "--cdn", stack=stack, aws=aws),
+        ]
+    lines += [
+        *(f"Next: {step}" for step in result.next_steps),
         f"{changed} of {total} steps changed something ({seconds:.1f} s)."
         if changed
         else f"Already up to date: nothing changed ({seconds:.1f} s).",

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from chatbot_deploy import stack_settings
-from chatbot_deploy.deploy import functions, logs
+from chatbot_deploy.deploy import distribution, functions, logs
 from chatbot_deploy.deploy.context import DeployContext
 from chatbot_deploy.errors import UserError
 from chatbot_deploy.stack_settings import Settings
@@ -33,7 +33,9 @@ def deployed_settings(ctx: DeployContext, *, replacing: Iterable[str] = ()) -> S
         "openai-base-url": variables.get(env.ENV_OPENAI_BASE_URL),
         "system-prompt": variables.get(env.ENV_SYSTEM_PROMPT),
         "arch": (configuration.get("Architectures") or ["x86_64"])[0],
-        "cdn": False,  # stacks of that time were S3 websites: kept so until `up --cdn`
+        # stacks of that time were S3 websites (kept so until `up --cdn`), unless it has a
+        # distribution (its settings parameter was deleted)
+        "cdn": bool(distribution.find_distributions(ctx)),
     }
     group = logs.get_log_group(ctx, SOURCE_FUNCTION)
     if group is not None and "retentionInDays" in group:

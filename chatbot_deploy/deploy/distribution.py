@@ -207,6 +207,24 @@ def desired_config(ctx: DeployContext, origins: Origins) -> dict[str, Any]:
     }
 
 
+def check_available(ctx: DeployContext) -> None:
+    """A one-line UserError, before any change, where CloudFront cannot serve the site as
+    `up` builds it; says what is possible there."""
+    if not ctx.settings.cdn or ctx.partition == "aws":
+        return
+    if ctx.partition == "aws-cn":
+        raise UserError(
+            f"CloudFront in the China regions ({ctx.region}) serves only ICP-recorded domains "
+            "with certificates uploaded to IAM, which chatbot-deploy does not set up: deploy "
+            "with --no-cdn (the S3 website, plain HTTP), or put your own ICP-recorded "
+            "distribution in front of it"
+        )
+    raise UserError(
+        f"CloudFront is not available in the {ctx.partition} partition ({ctx.region}): deploy "
+        "with --no-cdn (the S3 website, plain HTTP)"
+    )
+
+
 def digest(config: dict[str, Any]) -> str:
     text = json.dumps(config, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chatbot_deploy.deploy import api, functions, planner, socket_api
+from chatbot_deploy.deploy import api, distribution, functions, planner, socket_api
 from chatbot_deploy.deploy.distribution import DistributionInfo
 from chatbot_deploy.deploy.graph import Reporter, RunRecord, run_steps
 from chatbot_deploy.deploy.unit import Job, Sources
@@ -100,6 +100,7 @@ def up(
     guard: Callable[[], None] | None = None,
 ) -> DeployResult:
     ctx = job.ctx
+    distribution.check_available(ctx)
     steps = planner.plan_up(job)
     record = run_steps(steps, reporter, max_workers=max_workers, guard=guard)
     info: api.ApiInfo = record.value("api")

@@ -169,7 +169,9 @@ class CloudFrontAsAws:
     def handlers(self) -> list[tuple[Any, ...]]:
         return [
             ("before-parameter-build.cloudfront", self.keep_params),
-            ("before-call.cloudfront", self.answer, botocore.handlers.REGISTER_LAST),
+            # on "before-call" itself, last: botocore calls a more specific event's handlers
+            # first, and the call log (on "before-call") must see these calls
+            ("before-call", self.answer, botocore.handlers.REGISTER_LAST),
             ("after-call.cloudfront", self.progress),
         ]
 
@@ -185,6 +187,8 @@ class CloudFrontAsAws:
         context["api_params"] = dict(params)
 
     def answer(self, model: Any, context: dict[str, Any], **_: Any) -> Any:
+        if model.service_model.service_name != "cloudfront":
+            return None
         params = context.get("api_params", {})
         with self.lock:
             if model.name in _POLICY_OPERATIONS:
@@ -203,12 +207,10 @@ class CloudFrontAsAws:
 
     def progress(self, model: Any, parsed: dict[str, Any], **_: Any) -> None:
         with self.lock:
-            if model.name in {"CreateDistributionWithTags", "CreateDistribution"}:
-                dist = parsed.get("Distribution") or {}
-                if "Id" in dist:
-                    self.pending[dist["Id"]] = self.polls
-                    dist["Status"] = "InProgress"
-            elif model.name == "UpdateDistribution":
+            if (
+                model.name in {"CreateDistributionWithTags", "CreateDistribution"}
+                or model.name == "UpdateDistribution"
+            ):
                 dist = parsed.get("Distribution") or {}
                 if "Id" in dist:
                     self.pending[dist["Id"]] = self.polls
@@ -253,7 +255,9 @@ class CloudFrontAsAws:
                 "LastModifiedTime": datetime.now(UTC),
                 "ResponseHeadersPolicyConfig": config,
             }
-            return _ok(201, ResponseHeadersPolicy=self.policies[policy_id], ETag=self._etag(policy_id))
+            return _ok(
+                201, ResponseHeadersPolicy=self.policies[policy_id], ETag=self._etag(policy_id)
+            )
         policy_id = params["Id"]
         if policy_id not in self.policies:
             return error_response("NoSuchResponseHeadersPolicy", "no such policy", 404)

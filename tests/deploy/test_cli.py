@@ -49,7 +49,7 @@ def test_up_status_teardown_cycle(app, monkeypatch, capsys):
     assert code == 0
     result = json.loads(out)
     assert result["stack"] == "chatbot" and result["region"] == REGION
-    assert result["website_url"].startswith("http://chatbot-site-")
+    assert re.fullmatch(r"https://\w+\.cloudfront\.net", result["website_url"])
     assert result["api_url"].startswith("https://")
     assert re.fullmatch(
         rf"wss://\w+\.execute-api\.{REGION}\.amazonaws\.com/live", result["socket_url"]
@@ -67,7 +67,7 @@ def test_up_status_teardown_cycle(app, monkeypatch, capsys):
     assert status["socket_url"] == result["socket_url"]
     assert {r["kind"] for r in status["resources"]} == {
         "api", "socket-api", "function", "role", "log-group", "layer", "parameter", "table",
-        "bucket",
+        "bucket", "distribution", "site-access", "headers-policy",
     }  # fmt: skip
 
     code, out, _ = run(monkeypatch, capsys, "teardown", "--yes")
@@ -81,7 +81,11 @@ def test_up_status_teardown_cycle(app, monkeypatch, capsys):
 def test_up_prints_a_panel_with_urls_and_next_steps(app, monkeypatch, capsys):
     code, out, err = run(monkeypatch, capsys, "up", "--stack", "demo")
     assert code == 0
-    assert "http://demo-site-" in out and "execute-api" in out
+    assert re.search(r"^  Website +https://\w+\.cloudfront\.net$", out, re.MULTILINE)
+    assert "execute-api" in out
+    assert "CloudFront is deploying the website (InProgress)" in out
+    assert "  chatbot-deploy status --stack demo" in out.splitlines()
+    assert "plain HTTP" not in out
     assert "add-user --stack demo" in out
     assert "✓ Function chat created" in err  # one line per step off a terminal
     assert re.search(r"\d+ of \d+ steps changed something", out)
@@ -94,9 +98,12 @@ def test_up_output_keeps_urls_whole_and_hints_the_region_given(app, monkeypatch,
     """At 80 columns nothing the user copies is wrapped, cut or shortened with "…", and the
     suggested next command looks in the region the user chose."""
     monkeypatch.setattr(console.out, "_width", 80)
-    code, out, _ = run(monkeypatch, capsys, "up", "--stack", "demo", "--region", REGION)
+    code, out, _ = run(monkeypatch, capsys, "up", "--stack", "demo", "--region", REGION, "--no-cdn")
     assert code == 0
     assert f"  chatbot-deploy add-user --stack demo --region {REGION} NAME" in out.splitlines()
+    # the S3 website is plain HTTP: said, with the command that serves it over HTTPS
+    assert "The website is plain HTTP (--no-cdn)" in out
+    assert f"  chatbot-deploy up --stack demo --region {REGION} --cdn" in out.splitlines()
     shown = dict(re.findall(r"^  (Website|API|WebSocket) +(\S+)$", out, re.MULTILINE))
     code, status_json, _ = run(monkeypatch, capsys, "status", "--stack", "demo", "--json")
     found = json.loads(status_json)

@@ -16,7 +16,16 @@ from moto.apigatewayv2.models import apigatewayv2_backends
 
 from chatbot_deploy import app_spec
 from chatbot_deploy.app_spec import FUNCTION_KINDS
-from chatbot_deploy.deploy import api, iam, layer_versions, permissions, socket_api
+from chatbot_deploy.deploy import (
+    api,
+    distribution,
+    headers_policy,
+    iam,
+    layer_versions,
+    permissions,
+    site_access,
+    socket_api,
+)
 from tests.deploy.conftest import FakeHttp
 
 # Every write a fresh `up` makes (checked by test_fresh_up_writes_are_the_injected_ones).
@@ -27,6 +36,9 @@ FRESH_UP_WRITES = [
     ("apigatewayv2", "CreateIntegration"),
     ("apigatewayv2", "CreateRoute"),
     ("apigatewayv2", "CreateStage"),
+    ("cloudfront", "CreateDistributionWithTags"),
+    ("cloudfront", "CreateOriginAccessControl"),
+    ("cloudfront", "CreateResponseHeadersPolicy"),
     ("dynamodb", "CreateTable"),
     ("dynamodb", "UpdateTimeToLive"),
     ("iam", "CreateRole"),
@@ -39,7 +51,6 @@ FRESH_UP_WRITES = [
     ("s3", "CreateBucket"),
     ("s3", "PutBucketPolicy"),
     ("s3", "PutBucketTagging"),
-    ("s3", "PutBucketWebsite"),
     ("s3", "PutObject"),
     ("s3", "PutPublicAccessBlock"),
     ("ssm", "PutParameter"),
@@ -112,6 +123,10 @@ def assert_converged(deployer) -> None:
     deployment = gw.get_deployment(ApiId=socket["ApiId"], DeploymentId=stage["DeploymentId"])
     assert deployment["Description"].startswith(socket_api.DEPLOYMENT_PREFIX)
     assert len(layer_versions.list_versions(ctx)) == 1
+    # one of each CloudFront resource: a run killed after creating one finds it again
+    assert len(distribution.find_distributions(ctx)) == 1
+    assert len(site_access.find_controls(ctx)) == 1
+    assert len(headers_policy.find_policies(ctx)) == 1
     invokers = {
         kind: [
             sid

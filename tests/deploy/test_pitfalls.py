@@ -168,7 +168,7 @@ def test_apis_are_found_by_tag_not_name(deployer):
 
 
 def test_account_level_public_access_block_is_explained(deployer):
-    ctx = deployer.context()
+    ctx = deployer.context(cdn=False)  # the S3 website needs a public policy
     deployer.client("s3control").put_public_access_block(
         AccountId=ctx.account,
         PublicAccessBlockConfiguration={
@@ -185,10 +185,11 @@ def test_account_level_public_access_block_is_explained(deployer):
 
 def test_policy_refused_just_after_relaxing_the_block_is_retried(deployer):
     seen = _fail(deployer, "PutBucketPolicy", "AccessDenied", "Access Denied", 2)
-    bucket.ensure_bucket(deployer.context())
+    ctx = deployer.context(cdn=False)  # the S3 website's public policy
+    bucket.ensure_bucket(ctx)
     assert seen["calls"] == 3
-    policy = deployer.client("s3").get_bucket_policy(Bucket=deployer.context().bucket)
-    assert json.loads(policy["Policy"]) == bucket.bucket_policy(deployer.context())
+    policy = deployer.client("s3").get_bucket_policy(Bucket=ctx.bucket)
+    assert json.loads(policy["Policy"]) == bucket.bucket_policy(ctx)
 
 
 def test_bucket_name_taken_by_another_account(deployer):

@@ -87,6 +87,8 @@ def test_a_bare_up_keeps_every_setting(app, monkeypatch, capsys):
         "system-prompt": None,
         "log-retention": 14,
         "arch": "x86_64",
+        "cdn": True,
+        "domain": None,
     }
     assert status["lock"] is None
 
@@ -112,6 +114,26 @@ def test_a_stack_deployed_before_settings_were_stored_keeps_its_own(app, monkeyp
     assert result["settings"]["system-prompt"] == PIRATE
     assert result["changed"] == ["parameter:settings"]  # only the settings are written
     assert chat_environment(boto3.client("lambda"))[env.ENV_SYSTEM_PROMPT] == PIRATE
+
+
+def test_a_stack_stored_before_the_cdn_stays_a_website_until_up_cdn(app, monkeypatch, capsys):
+    import boto3
+
+    up(monkeypatch, capsys, "--no-cdn", "--model", "gpt-4.1")
+    ssm = boto3.client("ssm")
+    stored = json.loads(ssm.get_parameter(Name=NAMES.settings_param)["Parameter"]["Value"])
+    assert stored["cdn"] is False
+    del stored["cdn"], stored["domain"]  # as the version before the CDN stored them
+    ssm.put_parameter(
+        Name=NAMES.settings_param, Value=json.dumps(stored), Type="String", Overwrite=True
+    )
+    kept = up(monkeypatch, capsys)
+    assert kept["settings"]["cdn"] is False and kept["settings_changed"] == []
+    assert kept["website_url"].startswith("http://") and kept["changed"] == []
+    switched = up(monkeypatch, capsys, "--cdn")
+    assert switched["settings_changed"] == ["cdn"]
+    assert re.fullmatch(r"https://\w+\.cloudfront\.net", switched["website_url"])
+    assert switched["settings"]["model"] == ["gpt-4.1"]  # nothing else changed
 
 
 def test_contradicting_flags_are_refused_before_any_aws_call(app, monkeypatch, capsys):
