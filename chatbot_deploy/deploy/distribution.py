@@ -293,7 +293,9 @@ def _update(
     current = client.get_distribution_config(Id=distribution_id)
     existing = current["DistributionConfig"]
     wanted = comment(ctx, config)
-    if existing.get("Comment") == wanted:
+    # The digest says the configuration is the same; a teardown that stopped after
+    # disabling it left the comment as it was: enabled or not is read as it is.
+    if existing.get("Comment") == wanted and existing.get("Enabled") is True:
         return None
     full = {**config, "CallerReference": existing["CallerReference"], "Comment": wanted}
     try:
