@@ -10,7 +10,9 @@ from __future__ import annotations
 from chatbot_deploy.deploy import (
     api,
     bucket,
+    certificate,
     distribution,
+    domain_records,
     functions,
     headers_policy,
     iam,
@@ -42,7 +44,9 @@ UNITS: tuple[Unit, ...] = (
     site_grant.SiteGrant(),
     website.WebBuild(),
     website.SiteFiles(),
+    certificate.Certificate(),
     distribution.Distribution(),
+    domain_records.DomainRecords(),
     site_access.SiteAccess(),
     headers_policy.HeadersPolicy(),
 )
