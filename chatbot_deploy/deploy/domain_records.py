@@ -102,7 +102,7 @@ def ensure_records(ctx: DeployContext, domain: str, dist: DistributionInfo) -> O
     zone = hosted_zone.find_zone(ctx, domain)
     if zone is None:
         info = DomainRecordsInfo(domain, target, None)
-        return Outcome(f"{domain} is not in Route 53 here: create the record printed below", info)
+        return Outcome("not in this account's Route 53: create the record printed below", info)
     served = domain in dist.aliases
     info = DomainRecordsInfo(domain, target, zone.zone_id, zone.name, served)
     existing = hosted_zone.record_sets(ctx, zone.zone_id, domain)
