@@ -244,7 +244,7 @@ def explain(exc: BaseException, operation: str | None = None) -> str:
             f"AWS at {exc.kwargs.get('endpoint_url', '?')} did not answer in time; "
             "run the command again"
         )
-    if isinstance(exc, botocore.parsers.ResponseParserError):
+    if isinstance(exc, botocore.parsers.ResponseParserError) or _html_error(exc):
         return "the endpoint answered something that is not an AWS response: " + (
             f"is {ENDPOINT_VARIABLE}={os.environ[ENDPOINT_VARIABLE]} an AWS emulator?"
             if os.environ.get(ENDPOINT_VARIABLE)
@@ -260,6 +260,15 @@ def explain(exc: BaseException, operation: str | None = None) -> str:
         message = exc.response.get("Error", {}).get("Message", "")
         return _one_line(f"AWS refused {operation} ({code or 'no error code'}): {message}")
     return _one_line(f"AWS call failed: {exc}")
+
+
+def _html_error(exc: BaseException) -> bool:
+    """A JSON-protocol service's "error" that is a web page: botocore makes a ClientError of
+    any non-2xx answer, but AWS never answers with HTML (a web server or proxy does)."""
+    if not isinstance(exc, botocore.exceptions.ClientError):
+        return False
+    message = str(exc.response.get("Error", {}).get("Message", "")).lstrip().lower()
+    return message.startswith(("<!doctype html", "<html"))
 
 
 # What aws_errors translates: everything but the service errors (ClientError), which the

@@ -26,7 +26,7 @@ def plan_up(job: Job, units: Sequence[Unit] = UNITS) -> list[Step]:
     ensure_keys = {u.kind: [step_key(u.kind, key) for key in u.wanted(ctx)] for u in units}
     steps: list[Step] = []
     for unit in units:
-        needs = tuple(key for kind in unit.after for key in ensure_keys.get(kind, []))
+        needs = tuple(key for kind in unit.after for key in ensure_keys[kind])
         for key in unit.wanted(ctx):
             steps.append(
                 Step(step_key(unit.kind, key), unit.step_title(key), _ensure(unit, job, key), needs)
