@@ -35,7 +35,7 @@ from typing import Any
 import botocore.exceptions
 
 from chatbot_deploy import app_spec
-from chatbot_deploy.aws import error_code
+from chatbot_deploy.aws import error_code, succeeded
 from chatbot_deploy.deploy.context import DeployContext
 from chatbot_deploy.deploy.graph import Outcome, Outputs
 from chatbot_deploy.deploy.unit import Found, Job, Unit
@@ -346,6 +346,18 @@ def delete_distribution(ctx: DeployContext, distribution_id: str) -> bool:
             return False
         raise
     return True
+
+
+def delete_with_etag(ctx: DeployContext, resource: str, resource_id: str, missing: str) -> bool:
+    """Delete a CloudFront `resource` ("origin_access_control", "response_headers_policy")
+    with the ETag of a read just before (CloudFront's IfMatch); False if it was gone."""
+    client = ctx.client("cloudfront")
+
+    def delete() -> None:
+        etag = getattr(client, f"get_{resource}")(Id=resource_id)["ETag"]
+        getattr(client, f"delete_{resource}")(Id=resource_id, IfMatch=etag)
+
+    return succeeded(delete, unless=missing)
 
 
 def _origins(ctx: DeployContext, inputs: Outputs) -> Origins:

@@ -16,8 +16,7 @@ from typing import Any
 import botocore.exceptions
 
 from chatbot_deploy import site_headers
-from chatbot_deploy.aws import succeeded
-from chatbot_deploy.deploy import emulators
+from chatbot_deploy.deploy import distribution, emulators
 from chatbot_deploy.deploy.context import DeployContext
 from chatbot_deploy.deploy.graph import Outcome, Outputs
 from chatbot_deploy.deploy.unit import Found, Job, Unit
@@ -107,13 +106,9 @@ def ensure_policy(ctx: DeployContext, dist: Path) -> Outcome:
 
 
 def delete_policy(ctx: DeployContext, policy_id: str) -> bool:
-    client = ctx.client("cloudfront")
-
-    def delete() -> None:
-        etag = client.get_response_headers_policy(Id=policy_id)["ETag"]
-        client.delete_response_headers_policy(Id=policy_id, IfMatch=etag)
-
-    return succeeded(delete, unless="NoSuchResponseHeadersPolicy")
+    return distribution.delete_with_etag(
+        ctx, "response_headers_policy", policy_id, "NoSuchResponseHeadersPolicy"
+    )
 
 
 class HeadersPolicy(Unit):

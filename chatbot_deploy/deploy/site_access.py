@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatbot_deploy.aws import succeeded
+from chatbot_deploy.deploy import distribution
 from chatbot_deploy.deploy.context import DeployContext
 from chatbot_deploy.deploy.graph import Outcome, Outputs
 from chatbot_deploy.deploy.unit import Found, Job, Unit
@@ -65,13 +65,9 @@ def ensure_control(ctx: DeployContext) -> Outcome:
 
 
 def delete_control(ctx: DeployContext, control_id: str) -> bool:
-    client = ctx.client("cloudfront")
-
-    def delete() -> None:
-        etag = client.get_origin_access_control(Id=control_id)["ETag"]
-        client.delete_origin_access_control(Id=control_id, IfMatch=etag)
-
-    return succeeded(delete, unless="NoSuchOriginAccessControl")
+    return distribution.delete_with_etag(
+        ctx, "origin_access_control", control_id, "NoSuchOriginAccessControl"
+    )
 
 
 class SiteAccess(Unit):
