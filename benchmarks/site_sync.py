@@ -45,7 +45,11 @@ def generate_files(dest: Path, count: int = 40, kib: int = 32, seed: int = 7) ->
     rng = random.Random(seed)
     alphabet = string.ascii_letters + string.digits
     (dest / "assets").mkdir(parents=True, exist_ok=True)
-    (dest / "index.html").write_text("<!doctype html><div id=app></div>\n")
+    # as Vite's build writes it: the Content-Security-Policy the CDN's headers start from
+    (dest / "index.html").write_text(
+        '<!doctype html><meta http-equiv="Content-Security-Policy" '
+        "content=\"default-src 'self'\"><div id=app></div>\n"
+    )
     (dest / "favicon.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>\n")
     for i in range(max(0, count - 2)):
         digest = "".join(rng.choice(alphabet) for _ in range(8))
