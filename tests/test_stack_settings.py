@@ -44,6 +44,8 @@ from chatbot_deploy.stack_settings import (
     to_json,
     validate_arch,
     validate_base_url,
+    validate_cdn,
+    validate_domain,
     validate_log_retention,
     validate_model,
     validate_system_prompt,
@@ -117,6 +119,8 @@ def test_settings_as_dict_and_app_config():
         "system-prompt": "You are a pirate",
         "log-retention": 30,
         "arch": "arm64",
+        "cdn": True,
+        "domain": None,
     }
     config = PIRATE.app_config()
     assert (config.models, config.openai_base_url, config.system_prompt) == (
@@ -130,6 +134,8 @@ def test_settings_as_dict_and_app_config():
         None,
         30,
         "arm64",
+        True,
+        None,
     ]
 
 
@@ -289,6 +295,60 @@ def test_other_retentions_are_refused_saying_which_are_allowed(value):
     assert str(raised.value).endswith("3288 or 3653 days")
 
 
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [
+        ("chat.example.com", "chat.example.com"),
+        (" Chat.Example.COM ", "chat.example.com"),
+        ("a.b.c.example.co.uk", "a.b.c.example.co.uk"),
+        ("xn--bcher-kva.example", "xn--bcher-kva.example"),
+        ("chat.xn--p1ai", "chat.xn--p1ai"),
+    ],
+)
+def test_domains_are_host_names_lowercased(value, kept):
+    assert validate_domain(value) == kept
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "localhost",
+        "https://chat.example.com",
+        "chat.example.com/",
+        "chat.example.com:443",
+        "*.example.com",
+        "chat..example.com",
+        "-chat.example.com",
+        "chat-.example.com",
+        "chat.example.c0m",
+        "chat.example.com.",
+        "ch at.example.com",
+        "a" * 64 + ".example.com",
+        ".".join(["a" * 60] * 5) + ".com",
+        42,
+    ],
+)
+def test_other_domains_are_refused_in_one_line(value):
+    with pytest.raises(InvalidSetting) as raised:
+        validate_domain(value)
+    message = str(raised.value)
+    assert message.startswith("--domain: ") and "\n" not in message
+
+
+def test_cdn_is_on_or_off_and_a_domain_needs_it():
+    assert validate_cdn(True) is True and validate_cdn(False) is False
+    with pytest.raises(InvalidSetting, match="--cdn: 'yes'"):
+        validate_cdn("yes")
+    with pytest.raises(InvalidSetting, match=r"--domain: chat\.example\.com needs the CDN"):
+        apply(Settings(), {"cdn": False, "domain": "chat.example.com"})
+    # switching the CDN off and the domain back to none together is fine
+    with_domain = Settings(domain="chat.example.com")
+    assert apply(with_domain, {"cdn": False}, reset=["domain"]) == Settings(cdn=False)
+    [change] = changes(Settings(), Settings(cdn=False))
+    assert change.describe() == "cdn: on → off"
+
+
 def test_log_retention_days_are_exactly_those_cloudwatch_logs_accepts():
     """Derived from botocore's own service model, not copied: its enum if it has one, else
     the numbers its documentation of retentionInDays lists."""
@@ -422,18 +482,29 @@ def test_json_round_trip_is_compact_sorted_and_versioned():
     assert list(document) == sorted(document)
     assert "Étrange 🏴‍☠️" in text  # UTF-8 as is: \uXXXX escapes would take 6 bytes each
     assert to_json(Settings()) == (
-        '{"arch":"arm64","log-retention":30,"model":["gpt-4o-mini"],"openai-base-url":null,'
-        '"system-prompt":null,"version":1}'
+        '{"arch":"arm64","cdn":true,"domain":null,"log-retention":30,"model":["gpt-4o-mini"],'
+        '"openai-base-url":null,"system-prompt":null,"version":1}'
     )
     assert from_json(to_json(Settings())) == Settings()
+    with_domain = Settings(domain="chat.example.com")
+    assert from_json(to_json(with_domain)) == with_domain
+    assert from_json(to_json(Settings(cdn=False))) == Settings(cdn=False)
 
 
 def test_json_unknown_keys_are_ignored_and_missing_keys_default():
+    """A missing key takes its default, but for `cdn`: settings stored before the CDN
+    existed are those of an S3 website, which stays one until `up --cdn`."""
     assert from_json('{"version":1,"model":"gpt-4.1","temperature":0.2,"x":{}}') == Settings(
-        models=("gpt-4.1",)
+        models=("gpt-4.1",), cdn=False
     )
-    assert from_json("{}") == Settings()
-    assert from_json('{"openai-base-url":null,"system-prompt":null}') == Settings()
+    assert from_json("{}") == Settings(cdn=False)
+    assert from_json('{"openai-base-url":null,"system-prompt":null}') == Settings(cdn=False)
+    assert from_json('{"cdn":true}') == Settings()
+
+
+def test_json_settings_that_contradict_each_other_are_damaged():
+    with pytest.raises(UserError, match=r"damaged.*needs the CDN"):
+        from_json('{"cdn":false,"domain":"chat.example.com"}')
 
 
 def test_json_a_damaged_value_names_it_and_how_to_fix_it():
@@ -443,7 +514,7 @@ def test_json_a_damaged_value_names_it_and_how_to_fix_it():
     assert "the settings of stack 'x' hold an invalid log-retention" in message
     assert "`chatbot-deploy up --reset log-retention`" in message
     # ... and the fix works: a setting being replaced is not read.
-    assert from_json('{"log-retention":2}', replacing=["log-retention"]) == Settings()
+    assert from_json('{"log-retention":2}', replacing=["log-retention"]) == Settings(cdn=False)
     with pytest.raises(UserError, match="invalid model"):
         from_json('{"model":null}')
 
@@ -579,9 +650,9 @@ def test_a_damaged_stored_value_is_reported_and_repaired_by_reset(aws):
     assert "--reset model" in str(raised.value)
     # `up --reset model`: the damaged value is not read, and the repaired settings are saved.
     current = load(ssm, NAMES, replacing=["model"])
-    assert current == Settings()
+    assert current == Settings(cdn=False)  # stored without `cdn`: before the CDN existed
     assert save(ssm, NAMES, apply(current, {}, reset=["model"])) is True
-    assert load(ssm, NAMES) == Settings()
+    assert load(ssm, NAMES) == Settings(cdn=False)
 
 
 def test_stored_single_model_of_an_older_version_is_read_as_a_one_item_list(aws):
@@ -595,7 +666,7 @@ def test_stored_single_model_of_an_older_version_is_read_as_a_one_item_list(aws)
     )
     ssm.put_parameter(Name=NAMES.settings_param, Value=old, Type="String")
     stored = load(ssm, NAMES)
-    assert stored == PIRATE and stored is not None
+    assert stored == replace(PIRATE, cdn=False) and stored is not None  # an S3 website then
     assert stored.models == ("gpt-4.1",) and stored.model == "gpt-4.1"
     log.clear()
     assert save(ssm, NAMES, apply(stored, {})) is False  # a bare `up`

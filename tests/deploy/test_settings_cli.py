@@ -139,6 +139,10 @@ def test_a_stack_stored_before_the_cdn_stays_a_website_until_up_cdn(app, monkeyp
 def test_contradicting_flags_are_refused_before_any_aws_call(app, monkeypatch, capsys):
     code, _, err = run(monkeypatch, capsys, "up", "--model", "m", "--reset", "model")
     assert code == 2 and "contradict" in err
+    code, _, err = run(monkeypatch, capsys, "up", "--no-cdn", "--domain", "chat.example.com")
+    assert code == 2 and "needs the CDN" in " ".join(err.replace("│", " ").split())
+    code, _, err = run(monkeypatch, capsys, "up", "--domain", "https://chat.example.com")
+    assert code == 2 and "a host name such as" in " ".join(err.replace("│", " ").split())
     code, out, _ = run(monkeypatch, capsys, "status", "--json")
     assert not any(r["present"] for r in json.loads(out)["resources"])
 
