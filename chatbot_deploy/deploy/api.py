@@ -17,7 +17,7 @@ from chatbot_deploy.aws import succeeded
 from chatbot_deploy.deploy import emulators
 from chatbot_deploy.deploy.context import DeployContext
 from chatbot_deploy.deploy.graph import Outcome, Outputs
-from chatbot_deploy.deploy.unit import Found, Job, Unit
+from chatbot_deploy.deploy.unit import Found, Job, Unit, differs
 from chatbot_deploy.names import TAG_KEY
 
 STAGE = "$default"
@@ -112,10 +112,6 @@ def _integration_settings(function_arn: str) -> dict[str, Any]:
     }
 
 
-def _differs(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
-    return any(current.get(key) != value for key, value in desired.items())
-
-
 class ApiParts:
     """Reconciles one API's parts (HTTP or WebSocket) with what the caller wants, collecting
     what it changed: each part is read first and written only where it differs."""
@@ -131,7 +127,7 @@ class ApiParts:
         items = self.client.get_integrations(ApiId=self.api_id)["Items"]
         for item in items:
             if item.get("IntegrationUri") == desired["IntegrationUri"]:
-                if _differs(item, desired):
+                if differs(item, desired):
                     self.client.update_integration(
                         ApiId=self.api_id, IntegrationId=item["IntegrationId"], **desired
                     )
@@ -144,7 +140,7 @@ class ApiParts:
     def authorizer(self, name: str, desired: Mapping[str, Any]) -> str:
         for item in emulators.get_authorizers(self.ctx, self.api_id):
             if item.get("Name") == name:
-                if _differs(item, desired):
+                if differs(item, desired):
                     self.client.update_authorizer(
                         ApiId=self.api_id, AuthorizerId=item["AuthorizerId"], **desired
                     )
@@ -166,7 +162,7 @@ class ApiParts:
             if current is None:
                 self.client.create_route(ApiId=self.api_id, RouteKey=key, **desired)
                 self.changes.append(f"route {key} created")
-            elif _differs(current, desired):
+            elif differs(current, desired):
                 self.client.update_route(ApiId=self.api_id, RouteId=current["RouteId"], **desired)
                 self.changes.append(f"route {key} updated")
 

@@ -22,7 +22,7 @@ import botocore.exceptions
 from chatbot_deploy.aws import ACCESS_DENIED_CODES, error_code
 from chatbot_deploy.deploy.context import DeployContext
 from chatbot_deploy.deploy.graph import Outcome, Outputs
-from chatbot_deploy.deploy.unit import Found, Job, Unit
+from chatbot_deploy.deploy.unit import Found, Job, Unit, differs
 from chatbot_deploy.errors import UserError
 
 INDEX = "index.html"
@@ -116,17 +116,32 @@ def ensure_bucket(ctx: DeployContext) -> Outcome:
     return Outcome(", ".join(changes) or "unchanged", name, bool(changes))
 
 
+def _block_public_access(ctx: DeployContext, wanted: dict[str, bool], done: str) -> list[str]:
+    """The bucket's Block Public Access settings as `wanted`; [`done`] if they were not."""
+    current = _read(
+        ctx.client("s3").get_public_access_block,
+        {"NoSuchPublicAccessBlockConfiguration"},
+        Bucket=ctx.bucket,
+    )
+    if (current or {}).get("PublicAccessBlockConfiguration") == wanted:
+        return []
+    ctx.client("s3").put_public_access_block(
+        Bucket=ctx.bucket, PublicAccessBlockConfiguration=wanted
+    )
+    return [done]
+
+
+def current_policy(ctx: DeployContext) -> dict[str, Any] | None:
+    """The bucket's policy document; None when it has none."""
+    policy = _read(ctx.client("s3").get_bucket_policy, {"NoSuchBucketPolicy"}, Bucket=ctx.bucket)
+    return None if policy is None else dict(json.loads(policy["Policy"]))
+
+
 def _make_private(ctx: DeployContext) -> list[str]:
     """Block Public Access on, no website hosting. The policy is the distribution's grant
     (site_grant.py): a public one left by `--no-cdn` stops working here and is replaced."""
     s3 = ctx.client("s3")
-    changes: list[str] = []
-    block = _read(
-        s3.get_public_access_block, {"NoSuchPublicAccessBlockConfiguration"}, Bucket=ctx.bucket
-    )
-    if (block or {}).get("PublicAccessBlockConfiguration") != PRIVATE:
-        s3.put_public_access_block(Bucket=ctx.bucket, PublicAccessBlockConfiguration=PRIVATE)
-        changes.append("public access blocked")
+    changes = _block_public_access(ctx, PRIVATE, "public access blocked")
     if _read(s3.get_bucket_website, {"NoSuchWebsiteConfiguration"}, Bucket=ctx.bucket):
         s3.delete_bucket_website(Bucket=ctx.bucket)
         changes.append("website hosting off")
@@ -136,19 +151,16 @@ def _make_private(ctx: DeployContext) -> list[str]:
 def _make_website(ctx: DeployContext, *, retry: bool) -> list[str]:
     s3 = ctx.client("s3")
     name = ctx.bucket
-    changes: list[str] = []
-    block = _read(s3.get_public_access_block, {"NoSuchPublicAccessBlockConfiguration"}, Bucket=name)
-    if (block or {}).get("PublicAccessBlockConfiguration") != PUBLIC_ACCESS_BLOCK:
-        s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK)
-        changes.append("public access block relaxed for policies")
+    changes = _block_public_access(
+        ctx, PUBLIC_ACCESS_BLOCK, "public access block relaxed for policies"
+    )
 
     website = _read(s3.get_bucket_website, {"NoSuchWebsiteConfiguration"}, Bucket=name)
-    if website is None or any(website.get(key) != value for key, value in WEBSITE.items()):
+    if website is None or differs(website, WEBSITE):
         s3.put_bucket_website(Bucket=name, WebsiteConfiguration=WEBSITE)
         changes.append("website hosting")
 
-    policy = _read(s3.get_bucket_policy, {"NoSuchBucketPolicy"}, Bucket=name)
-    if policy is None or json.loads(policy["Policy"]) != bucket_policy(ctx):
+    if current_policy(ctx) != bucket_policy(ctx):
         try:
             _put_policy(ctx, retry=retry or bool(changes))
         except botocore.exceptions.ClientError as exc:

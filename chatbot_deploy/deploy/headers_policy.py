@@ -19,7 +19,7 @@ from chatbot_deploy import site_headers
 from chatbot_deploy.deploy import distribution, emulators
 from chatbot_deploy.deploy.context import DeployContext
 from chatbot_deploy.deploy.graph import Outcome, Outputs
-from chatbot_deploy.deploy.unit import Found, Job, Unit
+from chatbot_deploy.deploy.unit import Found, Job, Unit, differs
 
 NOT_EMULATED = "not available on this emulator (the distribution goes without)"
 
@@ -72,10 +72,6 @@ def find_policies(ctx: DeployContext) -> list[dict[str, Any]]:
             return found
 
 
-def _differs(current: dict[str, Any], desired: dict[str, Any]) -> bool:
-    return any(current.get(key) != value for key, value in desired.items())
-
-
 def _find(ctx: DeployContext) -> list[dict[str, Any]] | None:
     """find_policies, or None on an emulator without response headers policies."""
     try:
@@ -96,7 +92,7 @@ def ensure_policy(ctx: DeployContext, dist: Path) -> Outcome:
         created = client.create_response_headers_policy(ResponseHeadersPolicyConfig=desired)
         return Outcome("created", str(created["ResponseHeadersPolicy"]["Id"]), True)
     policy = existing[0]
-    if not _differs(policy["ResponseHeadersPolicyConfig"], desired):
+    if not differs(policy["ResponseHeadersPolicyConfig"], desired):
         return Outcome("unchanged", str(policy["Id"]))
     etag = client.get_response_headers_policy(Id=policy["Id"])["ETag"]
     client.update_response_headers_policy(

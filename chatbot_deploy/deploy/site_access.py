@@ -12,7 +12,7 @@ from typing import Any
 from chatbot_deploy.deploy import distribution
 from chatbot_deploy.deploy.context import DeployContext
 from chatbot_deploy.deploy.graph import Outcome, Outputs
-from chatbot_deploy.deploy.unit import Found, Job, Unit
+from chatbot_deploy.deploy.unit import Found, Job, Unit, differs
 
 SETTINGS = {
     "SigningProtocol": "sigv4",
@@ -41,7 +41,7 @@ def ensure_control(ctx: DeployContext) -> Outcome:
     existing = find_controls(ctx)
     if existing:
         control = existing[0]
-        if any(control.get(key) != value for key, value in SETTINGS.items()):
+        if differs(control, SETTINGS):
             etag = client.get_origin_access_control(Id=control["Id"])["ETag"]
             client.update_origin_access_control(
                 Id=control["Id"],

@@ -8,9 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import botocore.exceptions
-
-from chatbot_deploy.aws import error_code
+from chatbot_deploy.deploy import bucket
 from chatbot_deploy.deploy.context import DeployContext
 from chatbot_deploy.deploy.distribution import DistributionInfo
 from chatbot_deploy.deploy.graph import Outcome, Outputs
@@ -33,19 +31,9 @@ def grant_policy(ctx: DeployContext, distribution_arn: str) -> dict[str, Any]:
     }
 
 
-def current_policy(ctx: DeployContext) -> dict[str, Any] | None:
-    try:
-        text = ctx.client("s3").get_bucket_policy(Bucket=ctx.bucket)["Policy"]
-    except botocore.exceptions.ClientError as exc:
-        if error_code(exc) == "NoSuchBucketPolicy":
-            return None
-        raise
-    return dict(json.loads(text))
-
-
 def ensure_grant(ctx: DeployContext, distribution: DistributionInfo) -> Outcome:
     desired = grant_policy(ctx, distribution.arn)
-    if current_policy(ctx) == desired:
+    if bucket.current_policy(ctx) == desired:
         return Outcome("unchanged", distribution.arn)
     ctx.client("s3").put_bucket_policy(Bucket=ctx.bucket, Policy=json.dumps(desired))
     return Outcome("CloudFront may read the site", distribution.arn, True)

@@ -9,7 +9,7 @@ found, in the reverse order of `after`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -51,6 +51,12 @@ class Found:
     name: str  # what a person sees: the resource's name or id
     key: str  # the unit's key for it: function kind, table key, API id, layer version ARN ...
     detail: str = ""
+
+
+def differs(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
+    """True when a resource's settings as read lack or differ in one of `desired`'s (AWS
+    adds settings of its own: those are not compared)."""
+    return any(current.get(key) != value for key, value in desired.items())
 
 
 def step_key(kind: str, key: str) -> str:
