@@ -10,6 +10,7 @@ moto or LocalStack.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -59,19 +60,23 @@ class Aws:
     given_profile: str | None = None
     _clients: dict[str, Any] = field(default_factory=dict)
     _account: str | None = None
+    # botocore's session is not safe to create clients from on several threads at once
+    _creating: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def client(
         self, service: str, config: Config = RETRY_CONFIG, *, region: str | None = None
     ) -> Any:
         """A cached client of `service` in the session's region (or `region`: ACM
-        certificates for CloudFront live in us-east-1 whatever the stack's region)."""
+        certificates for CloudFront live in us-east-1 whatever the stack's region). Safe
+        to call from the deploy steps' threads: clients are created one at a time."""
         region = region or self.region
         key = service if config is RETRY_CONFIG else f"{service}:{id(config)}"
         if region != self.region:
             key += f"@{region}"
-        if key not in self._clients:
-            self._clients[key] = make_client(self.session, service, region, config)
-        return self._clients[key]
+        with self._creating:
+            if key not in self._clients:
+                self._clients[key] = make_client(self.session, service, region, config)
+            return self._clients[key]
 
     @property
     def partition(self) -> str:

@@ -68,6 +68,13 @@ class ValidationRecord:
     def describe(self) -> str:
         return f"{self.type} {self.name} → {self.value}"
 
+    def is_in(self, ctx: DeployContext, zone_id: str) -> bool:
+        """True when the zone has this record, with this value."""
+        current = hosted_zone.record_set(ctx, zone_id, self.name, self.type)
+        return current is not None and hosted_zone.values(current) == [
+            hosted_zone.normal(self.value)
+        ]
+
     def as_route53(self) -> dict[str, Any]:
         return {
             "Name": self.name,
@@ -111,7 +118,7 @@ class CertificateInfo:
 
 
 def acm(ctx: DeployContext) -> Any:
-    return hosted_zone.client(ctx, "acm", ACM_REGION)
+    return ctx.aws.client("acm", region=ACM_REGION)
 
 
 def _tags(ctx: DeployContext) -> dict[str, str]:
@@ -200,11 +207,7 @@ def ensure_records(
     ctx: DeployContext, zone: hosted_zone.Zone, records: tuple[ValidationRecord, ...]
 ) -> bool:
     """Write the validation records that the zone lacks; True if it wrote."""
-    stale = []
-    for record in records:
-        current = hosted_zone.record_set(ctx, zone.zone_id, record.name, record.type)
-        if current is None or hosted_zone.values(current) != [hosted_zone.normal(record.value)]:
-            stale.append(record.as_route53())
+    stale = [record.as_route53() for record in records if not record.is_in(ctx, zone.zone_id)]
     if stale:
         hosted_zone.change(ctx, zone.zone_id, "UPSERT", stale)
     return bool(stale)

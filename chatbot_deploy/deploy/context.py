@@ -52,7 +52,9 @@ class DeployContext:
         applied); None for commands that only read or delete."""
         from chatbot_deploy.stack_settings import Settings
 
-        for service in SERVICES:  # clients are created here, once, not inside the threads
+        # Made here, once, before the steps' threads start (Aws.client is safe on threads,
+        # but then the steps would wait on each other for them).
+        for service in SERVICES:
             aws.client(service)
         single_try = {"apigatewayv2": aws.client("apigatewayv2", SINGLE_TRY)}
         return cls(

@@ -56,7 +56,6 @@ ALL_METHODS = ("GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE")
 API_READ_TIMEOUT_S = 30
 # botocore's waiter polls every 60 s by default; a quarter of that, for up to 20 minutes.
 WAITER_CONFIG = {"Delay": 15, "MaxAttempts": 80}
-# CloudFront's edge network serves the managed TLS certificate's `*.cloudfront.net` names.
 CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"  # Route 53's hosted zone ID for every distribution
 DEPLOYING = "CloudFront is deploying it: live everywhere in about 5 minutes (`status` shows it)"
 

@@ -164,10 +164,7 @@ def stack_records(ctx: DeployContext) -> list[Record]:
                 detail = f"alias → {hosted_zone.alias_target(record)} (zone {zone.name})"
                 found.append(Record(domain, zone, domain, str(record["Type"]), detail))
         for item in dict.fromkeys(validated):
-            current = hosted_zone.record_set(ctx, zone.zone_id, item.name, item.type)
-            if current is not None and hosted_zone.values(current) == [
-                hosted_zone.normal(item.value)
-            ]:
+            if item.is_in(ctx, zone.zone_id):
                 name = hosted_zone.normal(item.name)
                 detail = f"validates the certificate (zone {zone.name})"
                 found.append(Record(domain, zone, name, item.type, detail))

@@ -51,10 +51,8 @@ def get_authorizers(ctx: DeployContext, api_id: str) -> list[dict[str, Any]]:
     probe = ctx.single_try.get("apigatewayv2", client) if emulated else client
     try:
         return list(probe.get_authorizers(ApiId=api_id)["Items"])
-    except NotImplementedError:  # in-process moto
-        pass
-    except botocore.exceptions.ClientError as exc:
-        if not (emulated and _unimplemented(exc)):
+    except (NotImplementedError, botocore.exceptions.ClientError) as exc:
+        if not lacks_call(client, exc):
             raise
     ids = {
         route["AuthorizerId"]
@@ -73,21 +71,19 @@ def lacks_deployments(ctx: DeployContext, api_id: str) -> bool:
     probe = ctx.single_try.get("apigatewayv2", client)
     try:
         probe.get_deployments(ApiId=api_id)
-    except NotImplementedError:  # in-process moto
-        return True
-    except botocore.exceptions.ClientError as exc:
-        if _unimplemented(exc):
+    except (NotImplementedError, botocore.exceptions.ClientError) as exc:
+        if lacks_call(client, exc):
             return True
         raise
     return False
 
 
 def lacks_call(client: Any, exc: BaseException) -> bool:
-    """True when `exc` is an emulator saying it does not implement the call (moto 5.2's
-    server answers CloudFront's response headers policy calls with a bare 404). Against
-    AWS: always False."""
+    """True when `exc` is an emulator saying it does not implement the call: in-process
+    moto's `NotImplementedError`, or, from an endpoint that is not AWS's, a 500 or a bare
+    404 (moto 5.2's server answers CloudFront's response headers policy calls so)."""
     if isinstance(exc, NotImplementedError):
-        return is_emulator(client)
+        return True
     return (
         isinstance(exc, botocore.exceptions.ClientError)
         and is_emulator(client)

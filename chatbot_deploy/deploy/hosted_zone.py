@@ -1,15 +1,10 @@
 """Route 53, for `--domain`: the public hosted zone of a domain in the account (if any), and
 the record sets the stack writes there (the certificate's validation CNAME, the website's
 alias records). Every write is preceded by a read, so an unchanged record is never written.
-
-Also the clients `--domain` needs that `DeployContext.create` does not make up front (ACM in
-us-east-1, Route 53): made under a lock, since steps run on threads and creating clients of
-one session concurrently is not safe.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,19 +13,13 @@ import botocore.exceptions
 from chatbot_deploy.aws import error_code
 from chatbot_deploy.deploy.context import DeployContext
 
-_CLIENTS = threading.Lock()
 # Route 53 returns every record set named N first when listing from N (its order is by
 # reversed labels, then type): a name has far fewer types than this.
 _LISTED = "100"
 
 
-def client(ctx: DeployContext, service: str, region: str | None = None) -> Any:
-    with _CLIENTS:
-        return ctx.aws.client(service, region=region)
-
-
 def route53(ctx: DeployContext) -> Any:
-    return client(ctx, "route53")
+    return ctx.client("route53")
 
 
 def normal(name: str) -> str:
