@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatbot_lambda import parameters, sessions, settings, tokens
+from chatbot_lambda import container, parameters, sessions, settings, tokens
 from chatbot_lambda.http import Event, bearer_token
 
 DENY: dict[str, Any] = {"isAuthorized": False}
@@ -31,10 +31,9 @@ UNAUTHORIZED = "Unauthorized"
 
 
 def _verify(token: str) -> tokens.VerifiedToken | None:
-    config = settings.TokenSettings.from_env()
-    secret = parameters.get_secure(config.secret_param)
+    secret = parameters.jwt_secret()
     try:
-        return tokens.verify(token, secret, config.issuer)
+        return tokens.verify(token, secret, settings.TokenSettings.from_env().issuer)
     except tokens.InvalidToken:
         return None
 
@@ -85,3 +84,8 @@ def handler(event: Event, context: Any) -> dict[str, Any]:
         return DENY
     # API Gateway caches this answer per token (see the module's docstring).
     return {"isAuthorized": True, "context": _context(verified)}
+
+
+# Init, once per container on Lambda (`container`): boto3 is imported with `parameters`; the
+# SSM client and the secret are ready before the first token arrives.
+container.at_init(jwt_secret=parameters.jwt_secret)

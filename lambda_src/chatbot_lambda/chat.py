@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatbot_lambda import settings, signed_in, upstream
+from chatbot_lambda import clients, container, settings, signed_in, upstream
 from chatbot_lambda.handler import http_handler
 from chatbot_lambda.http import (
     Event,
@@ -56,3 +56,11 @@ def handler(event: Event, context: Any) -> Response:
             "usage": completion.usage,
         },
     )
+
+
+# Init, once per container on Lambda (`container`): the session checks' client, and the
+# provider's client with its key from SSM (a key not set yet is answered 503 per request).
+container.at_init(
+    dynamodb=lambda: clients.client("dynamodb"),
+    openai=lambda: upstream.for_container(settings.ChatSettings.from_env()),
+)

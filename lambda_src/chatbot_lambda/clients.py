@@ -1,8 +1,8 @@
-"""The container's boto3 clients, one per service, created on first use.
+"""The container's boto3 clients, one per service, created on first use and kept.
 
-boto3 is imported then, not at module import, so a handler that imports this stays light
-(the authorizer's cold start). Low-level clients are thread-safe, unlike resources: `local`
-serves requests from several threads.
+boto3 is imported with this module: on Lambda that is the init phase, which has burst CPU
+(`container`); the handlers create their clients there too. Low-level clients are
+thread-safe, unlike resources: `local` serves requests from several threads.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import boto3
+
 
 @functools.cache
 def client(service: str) -> Any:
-    import boto3
-
     return boto3.client(service)  # type: ignore[call-overload]
 
 

@@ -13,6 +13,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import boto3
+
 # API Gateway's WebSocket quotas (none adjustable), for the stream function and `local`.
 MAX_MESSAGE_BYTES = 128 * 1024  # "Message payload size: 128 KB"; larger: closed with 1009
 # "WebSocket frame size: 32 KB": a larger message must come in several frames (a browser
@@ -45,8 +47,6 @@ def endpoint(event: dict[str, Any]) -> str:
 
 @functools.cache
 def _client(endpoint_url: str) -> Any:
-    import boto3
-
     return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint_url)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatbot_lambda import clients, conversations, settings, signed_in
+from chatbot_lambda import clients, container, conversations, settings, signed_in
 from chatbot_lambda.handler import http_handler
 from chatbot_lambda.http import (
     Event,
@@ -91,3 +91,7 @@ def handler(event: Event, context: Any) -> Response:
         except conversations.NotFound:
             raise HttpError(404, NOT_FOUND) from None
     raise HttpError(404, "no such route")  # API Gateway routes only the four above here
+
+
+# Init, once per container on Lambda (`container`).
+container.at_init(dynamodb=lambda: clients.client("dynamodb"))

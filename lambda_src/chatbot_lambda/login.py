@@ -6,7 +6,16 @@ import json
 import time
 from typing import Any
 
-from chatbot_lambda import attempts, clients, parameters, passwords, settings, tokens, users
+from chatbot_lambda import (
+    attempts,
+    clients,
+    container,
+    parameters,
+    passwords,
+    settings,
+    tokens,
+    users,
+)
 from chatbot_lambda.handler import http_handler, logger
 from chatbot_lambda.http import Event, Response, error_response, json_response
 from chatbot_lambda.validation import parse_login
@@ -73,10 +82,15 @@ def handler(event: Event, context: Any) -> Response:
     if stored is not None and passwords.needs_rehash(stored):
         _upgrade_hash(request.username, request.password, stored)
     config = settings.TokenSettings.from_env()
-    secret = parameters.get_secure(config.secret_param)
-    issued = tokens.issue(request.username, secret, config.issuer, config.ttl_seconds)
+    issued = tokens.issue(
+        request.username, parameters.jwt_secret(), config.issuer, config.ttl_seconds
+    )
     logger.info("login ok for %s", request.username)
     return json_response(
         200,
         {"token": issued.token, "expires_at": issued.expires_at, "username": request.username},
     )
+
+
+# Init, once per container on Lambda (`container`).
+container.at_init(dynamodb=lambda: clients.client("dynamodb"), jwt_secret=parameters.jwt_secret)

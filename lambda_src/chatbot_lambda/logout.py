@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from chatbot_lambda import clients, sessions, settings, users
+from chatbot_lambda import clients, container, sessions, settings, users
 from chatbot_lambda.handler import http_handler, logger
 from chatbot_lambda.http import (
     Event,
@@ -36,3 +36,7 @@ def handler(event: Event, context: Any) -> Response:
     sessions.revoke(dynamodb, settings.revoked_tokens_table_name(), token, username, expires_at)
     logger.info("signed out one session: %s", username)
     return json_response(200, {"signed_out": "this session"})
+
+
+# Init, once per container on Lambda (`container`).
+container.at_init(dynamodb=lambda: clients.client("dynamodb"))

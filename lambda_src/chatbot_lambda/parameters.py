@@ -1,14 +1,14 @@
 """SecureString parameters from SSM Parameter Store, read once per container.
 
-The SSM client comes from :mod:`chatbot_lambda.clients` (boto3 loads on first use); the
-values are cached for the life of the container.
+The SSM client comes from :mod:`chatbot_lambda.clients`; the values are cached for the life
+of the container (read at init on Lambda, see `container`), and never logged.
 """
 
 from __future__ import annotations
 
 import threading
 
-from chatbot_lambda import clients
+from chatbot_lambda import clients, settings
 
 _cache: dict[str, str] = {}
 _lock = threading.Lock()
@@ -33,6 +33,11 @@ def get_secure(name: str) -> str:
             value = str(reply["Parameter"]["Value"])
             _cache[name] = value
     return value
+
+
+def jwt_secret() -> str:
+    """The token signing secret named in this function's environment."""
+    return get_secure(settings.TokenSettings.from_env().secret_param)
 
 
 def reset_cache() -> None:

@@ -37,6 +37,7 @@ from typing import Any
 from chatbot_lambda import (
     clients,
     connections,
+    container,
     conversations,
     recent_contexts,
     settings,
@@ -595,3 +596,11 @@ def _request_of(event: dict[str, Any]) -> str | None:
         return None
     request = body.get("request") if isinstance(body, dict) else None
     return request if isinstance(request, str) and REQUEST_ID.fullmatch(request) else None
+
+
+# Init, once per container on Lambda (`container`): the tables' client, and the provider's
+# streaming client with its key from SSM (a key not set yet is answered 503 per message).
+container.at_init(
+    dynamodb=lambda: clients.client("dynamodb"),
+    openai=lambda: upstream.for_container(settings.ChatSettings.from_env()).prepare_streaming(),
+)

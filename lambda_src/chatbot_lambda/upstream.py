@@ -175,6 +175,11 @@ class Upstream:
         its text deltas as the provider sends them."""
         return AnswerStream(self._stream_client, model or self.model, list(messages))
 
+    def prepare_streaming(self) -> None:
+        """Create the streaming client now (at init, see `container`), not at the first
+        answer: it loads the TLS trust store."""
+        self._stream_client  # noqa: B018 - a cached property, created here
+
     @functools.cached_property
     def _stream_client(self) -> openai.OpenAI:
         # Streams get their own connections, never kept alive: each one is opened by the
