@@ -1,6 +1,7 @@
 """Figures for the Lambda handlers and `local` (not a test: it prints numbers).
 
-(a) cold import (+ first-call init) of each handler module in a fresh interpreter,
+(a) cold import of each handler module in a fresh interpreter (the whole cold start, per
+    memory size, is `benchmarks/cold_start.py`),
 (b) login latency: the password KDF alone and a whole POST /login against `local`,
 (c) requests/s and p50/p99 latency of authorized POST /chat against `local` with an instant
     OpenAI-compatible upstream, 8 concurrent keep-alive clients.
@@ -132,10 +133,9 @@ def section_cold(layer_dir: str | None) -> None:
             bare = import_ms(statement, paths, runtime=False)
             source = import_ms(statement, source_paths, no_bytecode=True)
             print(f"  {module:<11} {fmt(on_lambda):>23}   {fmt(bare):>17}   {fmt(source):>17}")
-    boto = import_ms("import boto3; boto3.client('ssm', region_name='us-east-1')", [str(like)])
     print(
-        "  first call of authorizer/login/chat also imports boto3 and creates the SSM client:"
-        f" {fmt(boto)} (plus one SSM round trip)"
+        "  (the handler modules import boto3 with them; on Lambda their init also creates the"
+        " clients and reads the secrets: `python -m benchmarks.cold_start` models a cold start)"
     )
 
 
