@@ -205,6 +205,13 @@ def calls_in(
     return counts
 
 
+def new_connections(requests: Sequence[Recorded], window: Window) -> int:
+    """Connections (client addresses) whose first request falls within `window`: each paid
+    a TLS handshake (and, for botocore, a load of its CA bundle)."""
+    seen_before = {r.peer for r in requests if r.at < window.start}
+    return len({r.peer for r in requests_in(requests, window)} - seen_before)
+
+
 def median_calls(samples: Sequence[Mapping[str, float]]) -> Calls:
     """Per service, the median count over `samples` (a sample without it counts 0)."""
     services = sorted({service for sample in samples for service in sample})
@@ -791,6 +798,7 @@ class Run:
     provider: dict[str, float]  # provider requests: first, warm (median)
     first_delta_cpu_ms: float | None = None
     to_first_delta_calls: Calls | None = None
+    connections: dict[str, float] = field(default_factory=dict)  # new ones: init, first, warm
     init_wall_ms: float = 0.0
     first_wall_ms: float = 0.0
 
@@ -916,6 +924,11 @@ def run_child(
         },
         first_delta_cpu_ms=None if delta_cpu is None else float(delta_cpu),
         to_first_delta_calls=to_delta,
+        connections={
+            "init": new_connections(requests, init_w),
+            "first": new_connections(requests, first_w),
+            "warm": statistics.median([new_connections(requests, w) for w in warm_ws] or [0]),
+        },
         init_wall_ms=(init_w.end - init_w.start) * 1000,
         first_wall_ms=(first_w.end - first_w.start) * 1000,
     )
@@ -1028,6 +1041,14 @@ def report(
             "  provider requests (not priced): "
             + ", ".join(
                 f"{phase} {statistics.median(p[phase] for p in provider):g}"
+                for phase in ("init", "first", "warm")
+            )
+        )
+        opened = [r.connections for r in runs["now"][kind]]
+        print(
+            "  new TLS connections (AWS and provider): "
+            + ", ".join(
+                f"{phase} {statistics.median(c[phase] for c in opened):g}"
                 for phase in ("init", "first", "warm")
             )
         )

@@ -189,3 +189,15 @@ def test_the_management_api_post_is_answered_and_recorded():
         ("dynamodb", "Query"),
     ]
     assert json.loads(recorded[0].body)["type"] == "delta"
+
+
+def test_new_connections_are_those_first_seen_in_the_window():
+    requests = [
+        cs.Recorded(1.0, "ssm", "GetParameter", peer="a"),
+        cs.Recorded(2.0, "ssm", "GetParameter", peer="a"),  # kept alive
+        cs.Recorded(2.1, "dynamodb", "GetItem", peer="b"),
+        cs.Recorded(2.2, "dynamodb", "GetItem", peer="b"),
+        cs.Recorded(2.3, "provider", "/v1/chat/completions", peer="c"),
+    ]
+    assert cs.new_connections(requests, cs.Window("first", 2.0, 3.0)) == 2
+    assert cs.new_connections(requests, cs.Window("init", 0.5, 1.5)) == 1
