@@ -67,6 +67,11 @@ DEFAULT_LATENCY_MS: dict[str, float] = {
 # GB-second of billed duration, which is rounded up to the next 1 ms. Since 1 Aug 2025 the
 # INIT phase of managed runtimes is billed too: a cold request bills init + its invocation.
 REQUEST_PRICE_USD = 0.20 / 1_000_000
+# A function that calls the model waits for its answer, and that wait is billed at the
+# function's memory: stated length of one answer at the provider, for the cost of an answer.
+ANSWER_S = 5.0
+# A memory size below this many times the peak RSS measured is marked as too tight.
+RSS_HEADROOM = 1.5
 GB_SECOND_PRICE_USD = {"arm64": 0.0000133334, "x86_64": 0.0000166667}
 
 
@@ -101,6 +106,7 @@ class Measured:
     # the AWS calls until then (that frame's post included)
     first_delta_cpu_ms: float | None = None
     to_first_delta_calls: Calls | None = None
+    peak_rss_mb: float = 0.0  # the process's, after the warm invocations (the largest run)
 
 
 def cpu_scale(memory_mb: float) -> float:
@@ -165,6 +171,18 @@ def warm_cost_per_million(
     m: Measured, memory_mb: float, latency_ms: Mapping[str, float], arch: str = "arm64"
 ) -> float:
     return cost_per_million(warm_ms(m, memory_mb, latency_ms), memory_mb, arch)
+
+
+def answer_cost_per_million(
+    m: Measured, memory_mb: float, latency_ms: Mapping[str, float], arch: str = "arm64"
+) -> float:
+    """A million warm answers of a function that waits ANSWER_S for the model."""
+    return cost_per_million(warm_ms(m, memory_mb, latency_ms) + ANSWER_S * 1000, memory_mb, arch)
+
+
+def too_tight(m: Measured, memory_mb: float) -> bool:
+    """Less memory than RSS_HEADROOM times the peak RSS measured."""
+    return memory_mb < m.peak_rss_mb * RSS_HEADROOM
 
 
 def memory_sizes(deployed_mb: int) -> list[int]:
@@ -775,6 +793,8 @@ def invoke():
 
 out["first"] = invoke()
 out["warm"] = [invoke() for _ in range(spec["warm"])]
+import resource
+out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 print("COLDSTART " + json.dumps(out), flush=True)
 """
 
@@ -801,6 +821,7 @@ class Run:
     connections: dict[str, float] = field(default_factory=dict)  # new ones: init, first, warm
     init_wall_ms: float = 0.0
     first_wall_ms: float = 0.0
+    peak_rss_mb: float = 0.0
 
 
 AWS_SERVICES = tuple(DEFAULT_LATENCY_MS)
@@ -931,6 +952,7 @@ def run_child(
         },
         init_wall_ms=(init_w.end - init_w.start) * 1000,
         first_wall_ms=(first_w.end - first_w.start) * 1000,
+        peak_rss_mb=float(out["peak_rss_mb"]),
     )
 
 
@@ -946,6 +968,7 @@ def summarize(runs: Sequence[Run]) -> Measured:
         warm_calls=median_calls([r.warm_calls for r in runs]),
         first_delta_cpu_ms=statistics.median(deltas) if deltas else None,
         to_first_delta_calls=median_calls(to_delta) if to_delta else None,
+        peak_rss_mb=max(r.peak_rss_mb for r in runs),
     )
 
 
@@ -1052,11 +1075,19 @@ def report(
                 for phase in ("init", "first", "warm")
             )
         )
+        print(
+            f"  peak RSS (largest of the runs): {now.peak_rss_mb:.0f} MB"
+            + (f" (today {today.peak_rss_mb:.0f} MB)" if today else "")
+            + f"; '!' marks a size under {RSS_HEADROOM:g} x that"
+        )
+        answers = "openai-api-key" in spec.parameters  # it waits for the model
         token_label = {"chat": "1st token", "stream": "1st delta"}.get(kind)
         header = f"    {'memory':>8}  {'cold today':>10}  {'cold now':>9}  {'warm now':>9}"
         if token_label:
             header += f"  {token_label + ' now':>13}"
         header += f"  {'$/1M warm':>9}  {'$/1M cold':>9}"
+        if answers:
+            header += f"  {f'$/1M {ANSWER_S:g}s answers':>16}"
         print(header)
         table: list[dict[str, Any]] = []
         for memory in memory_sizes(spec.memory_mb):
@@ -1067,13 +1098,17 @@ def report(
             warm_cost = warm_cost_per_million(now, memory, latency, arch)
             cold_cost = cold_cost_per_million(now, memory, latency, arch)
             mark = "*" if memory == spec.memory_mb else " "
+            tight = "!" if too_tight(now, memory) else " "
+            answer_cost = answer_cost_per_million(now, memory, latency, arch)
             line = (
-                f"  {mark} {memory:>5} MB  {fmt_ms(cold_today):>10}  {fmt_ms(cold_now):>9}"
+                f"  {mark}{tight}{memory:>5} MB  {fmt_ms(cold_today):>10}  {fmt_ms(cold_now):>9}"
                 f"  {fmt_ms(warm_now):>9}"
             )
             if token_label:
                 line += f"  {fmt_ms(token_now):>13}"
             line += f"  {warm_cost:>9.2f}  {cold_cost:>9.2f}"
+            if answers:
+                line += f"  {answer_cost:>16.2f}"
             print(line)
             table.append(
                 {
@@ -1088,6 +1123,8 @@ def report(
                     else None,
                     "warm_usd_per_million": warm_cost,
                     "cold_usd_per_million": cold_cost,
+                    "answer_usd_per_million": answer_cost if answers else None,
+                    "too_tight": too_tight(now, memory),
                 }
             )
             if memory == spec.memory_mb:
@@ -1167,7 +1204,8 @@ def main() -> None:
     print(
         f"cost: {args.arch}, us-east-1 list prices: $0.20 per 1M requests + "
         f"${GB_SECOND_PRICE_USD[args.arch]} per GB-s, billed per 1 ms rounded up; a cold request"
-        " bills init + first invocation (INIT billed since 1 Aug 2025)"
+        " bills init + first invocation (INIT billed since 1 Aug 2025); a function that calls"
+        f" the model also waits {ANSWER_S:g} s per answer, billed at its memory"
     )
     print(
         f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]} (Lambda: python3.12); "

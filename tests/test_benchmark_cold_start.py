@@ -201,3 +201,19 @@ def test_new_connections_are_those_first_seen_in_the_window():
     ]
     assert cs.new_connections(requests, cs.Window("first", 2.0, 3.0)) == 2
     assert cs.new_connections(requests, cs.Window("init", 0.5, 1.5)) == 1
+
+
+def test_an_answer_bills_the_wait_for_the_model_at_the_function_s_memory():
+    # warm at 512 MB: 1 x 3.455 + 8 = 11.455 ms -> with a 5 s answer 5011.455 -> 5012 ms billed
+    expected = 1_000_000 * (0.20 / 1e6 + 0.5 * 5.012 * cs.GB_SECOND_PRICE_USD["arm64"])
+    assert cs.answer_cost_per_million(MEASURED, 512, LATENCY) == pytest.approx(expected)
+    # half the memory, about half the cost: the wait dominates
+    half = cs.answer_cost_per_million(MEASURED, 256, LATENCY)
+    assert half < 0.55 * cs.answer_cost_per_million(MEASURED, 512, LATENCY)
+
+
+def test_a_size_under_the_headroom_over_peak_rss_is_too_tight():
+    measured = cs.Measured(init_cpu_ms=1, first_cpu_ms=1, warm_cpu_ms=1, peak_rss_mb=100.0)
+    assert cs.too_tight(measured, 128)  # 128 < 150
+    assert not cs.too_tight(measured, 150)
+    assert not cs.too_tight(measured, 256)
