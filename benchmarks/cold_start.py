@@ -793,8 +793,10 @@ def invoke():
 
 out["first"] = invoke()
 out["warm"] = [invoke() for _ in range(spec["warm"])]
-import resource
-out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+# This process's peak RSS (VmHWM: getrusage's ru_maxrss keeps the forking parent's across exec)
+with open("/proc/self/status") as f:
+    hwm = [line.split()[1] for line in f if line.startswith("VmHWM:")]
+out["peak_rss_mb"] = int(hwm[0]) / 1024 if hwm else 0.0  # kB
 print("COLDSTART " + json.dumps(out), flush=True)
 """
 

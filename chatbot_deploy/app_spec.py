@@ -168,10 +168,13 @@ PARAMETERS: dict[str, ParameterSpec] = {
     )
 }
 
+# Each function's memory is chosen from the cold-start model (`benchmarks/cold_start.py`;
+# the table and the reasons are in docs/cold-starts.md): Lambda gives CPU in proportion to
+# memory, and the per-container work runs at init, with burst CPU, whatever the size.
 FUNCTIONS: dict[str, FunctionSpec] = {
     spec.kind: spec
     for spec in (
-        # scrypt needs CPU: Lambda gives one full vCPU at 1,769 MB.
+        # scrypt is CPU work in the invocation: one full vCPU at 1,769 MB.
         FunctionSpec(
             "login",
             "chatbot_lambda.login.handler",
@@ -196,10 +199,12 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             ),
             values=("token_issuer", "token_ttl"),
         ),
+        # Mostly waits for the model, billed at its memory; 256 MB keeps the cold first token
+        # under 1 s.
         FunctionSpec(
             "chat",
             "chatbot_lambda.chat.handler",
-            512,
+            256,
             API_TIMEOUT_S - 1,
             "chatbot chat",
             parameters=("openai-api-key",),
@@ -229,6 +234,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         ),
         # The WebSocket API's function: answers stream to the browser as the model writes
         # them, for up to its timeout (the gateway stops waiting after 29 s; it runs on).
+        # 512 MB: its first delta needs more CPU than chat's answer (three new connections).
         FunctionSpec(
             "stream",
             "chatbot_lambda.stream.handler",
@@ -271,10 +277,11 @@ FUNCTIONS: dict[str, FunctionSpec] = {
                 ),
             ),
         ),
+        # All its work is at init; an invocation is a signature check (~0.1 ms at 128 MB).
         FunctionSpec(
             "authorizer",
             "chatbot_lambda.authorizer.handler",
-            256,
+            128,
             5,
             "chatbot JWT authorizer",
             parameters=("jwt-secret",),
