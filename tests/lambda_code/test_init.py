@@ -17,12 +17,13 @@ from typing import Any
 
 import boto3
 import botocore.exceptions
+import jwt
 import pytest
 
 import chatbot_lambda
 from chatbot_deploy import app_spec
 from chatbot_deploy.local import emulator
-from chatbot_lambda import container, parameters, upstream
+from chatbot_lambda import container, login, parameters, upstream
 from tests.lambda_code.test_handlers import API_KEY, PASSWORD, body_of, http_event, with_alice
 
 KINDS = tuple(app_spec.FUNCTIONS)
@@ -67,10 +68,9 @@ def _module_of(kind: str) -> str:
 
 
 def lambda_init(kind: str, env: emulator.Emulator, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Lambda's init of function `kind`: its environment, a new container, a fresh import of
-    its handler module. The module imported before is put back afterwards."""
-    for name, value in app_spec.function_environment(kind, env.names, _config()).items():
-        monkeypatch.setenv(name, value)
+    """Lambda's init of function `kind`: a new container, a fresh import of its handler
+    module (the emulator has set every function's environment, as `up` would). The module
+    imported before is put back afterwards."""
     monkeypatch.setenv(container.LAMBDA_FUNCTION_ENV, f"chatbot-{kind}")
     emulator.new_container()
     module_name = _module_of(kind)
@@ -84,17 +84,10 @@ def forget(module_name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delattr(chatbot_lambda, module_name.rpartition(".")[2], raising=False)
 
 
-def _config() -> app_spec.AppConfig:
-    return app_spec.AppConfig(models=("test-model",), openai_base_url=_fake_url[0])
-
-
-_fake_url: list[str] = [""]
-
-
 @pytest.fixture
 def aws(fake_openai: Any) -> Iterator[emulator.Emulator]:
-    _fake_url[0] = fake_openai.base_url
-    with with_alice(_config(), API_KEY) as env:
+    config = app_spec.AppConfig(models=("test-model",), openai_base_url=fake_openai.base_url)
+    with with_alice(config, API_KEY) as env:
         yield env
 
 
@@ -105,11 +98,8 @@ def _needs(kind: str) -> set[str]:
 
 
 def _token() -> tuple[str, int, int]:
-    from chatbot_lambda import login
-
+    """A token of alice's, from the login handler as imported before the test."""
     body = body_of(login.handler(http_event({"username": "alice", "password": PASSWORD}), None))
-    import jwt
-
     issued_at = int(jwt.decode(body["token"], options={"verify_signature": False})["iat"])
     return body["token"], int(body["expires_at"]), issued_at
 
