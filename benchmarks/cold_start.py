@@ -508,17 +508,24 @@ def fake_aws(certs: Certs, recorder: Recorder) -> Iterator[str]:
     class Handler(WsgiKeepAlive):
         app = staticmethod(recording_app(DomainDispatcherApplication(create_backend_app), recorder))
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    with serving_tls(Handler, certs) as port:
+        yield f"https://127.0.0.1:{port}"
+
+
+@contextmanager
+def serving_tls(handler: type[BaseHTTPRequestHandler], certs: Certs) -> Iterator[int]:
+    """`handler` served over TLS on 127.0.0.1 in a thread: its port."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True  # kept-alive connections: never waited for
     server.block_on_close = False
-    # The handshake happens at the first read, in the connection's thread.
+    # The handshake happens at the first read, in the connection's thread, not in accept().
     server.socket = certs.server_context().wrap_socket(
         server.socket, server_side=True, do_handshake_on_connect=False
     )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"https://127.0.0.1:{server.server_address[1]}"
+        yield server.server_address[1]
     finally:
         server.shutdown()
         server.server_close()
@@ -540,20 +547,8 @@ def fake_provider(certs: Certs, recorder: Recorder) -> Iterator[str]:
             recorder.add(Recorded(time.time(), "provider", self.path, peer=peer))
             super().do_POST()
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    # The handshake happens at the first read, in the request's thread, not in accept().
-    server.socket = certs.server_context().wrap_socket(
-        server.socket, server_side=True, do_handshake_on_connect=False
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"https://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
+    with serving_tls(Handler, certs) as port:
+        yield f"https://127.0.0.1:{port}/v1"
 
 
 # -- the data and the events -------------------------------------------------------------------
