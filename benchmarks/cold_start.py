@@ -578,10 +578,9 @@ def create_data(endpoint: str, bundle: Path, kinds: Iterable[str]) -> Setup:
     """The tables, the two SecureString parameters and one user, as `local` makes them."""
     import boto3
 
-    from chatbot_deploy import app_spec
-    from chatbot_deploy.deploy import table
+    from chatbot_deploy.local import emulator
     from chatbot_deploy.names import StackNames
-    from chatbot_lambda import passwords, tokens, users
+    from chatbot_lambda import tokens
 
     names = StackNames(STACK)
     options: dict[str, Any] = {
@@ -592,26 +591,11 @@ def create_data(endpoint: str, bundle: Path, kinds: Iterable[str]) -> Setup:
         "aws_secret_access_key": FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         "aws_session_token": FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
     }
-    dynamodb = boto3.client("dynamodb", **options)
     ssm = boto3.client("ssm", **options)
-    for spec in app_spec.TABLES.values():
-        table.create_on_demand(dynamodb, names.table(spec.key), spec, names.tags)
-        if spec.ttl_attribute:
-            table.ensure_ttl(dynamodb, names.table(spec.key), spec.ttl_attribute)
-    secret = "bench-jwt-secret-" + "x" * 32
-    ssm.put_parameter(
-        Name=names.jwt_secret_param, Value=secret, Type="SecureString", Overwrite=True
-    )
-    ssm.put_parameter(
-        Name=names.openai_key_param, Value="sk-bench", Type="SecureString", Overwrite=True
-    )
-    dynamodb.put_item(
-        TableName=names.users_table,
-        Item={
-            **users.key(USERNAME),
-            users.HASH_ATTRIBUTE: {"S": passwords.hash_password(PASSWORD)},
-        },
-    )
+    data = emulator.create_resources(boto3.client("dynamodb", **options), ssm, names, "sk-bench")
+    data.add_user(emulator.LocalUser(USERNAME, PASSWORD))
+    stored = ssm.get_parameter(Name=names.jwt_secret_param, WithDecryption=True)
+    secret = str(stored["Parameter"]["Value"])  # the emulator's random one: to sign tokens
     issued: dict[str, str] = {}
     identities: dict[str, dict[str, Any]] = {}
     for kind in kinds:
@@ -1010,6 +994,15 @@ def parse_latency(items: Sequence[str]) -> dict[str, float]:
     return latency
 
 
+def print_phase_medians(label: str, counts: Sequence[Mapping[str, float]]) -> None:
+    """One line: the median over the runs of a count per phase (init, first, warm)."""
+    medians = (
+        f"{phase} {statistics.median(c[phase] for c in counts):g}"
+        for phase in ("init", "first", "warm")
+    )
+    print(f"  {label}: " + ", ".join(medians))
+
+
 def report(
     measured: Mapping[str, Mapping[str, Measured]],
     runs: Mapping[str, Mapping[str, list[Run]]],
@@ -1056,21 +1049,10 @@ def report(
             after_calls = getattr(now, attribute)
             before_text = fmt_calls(before_calls) if today else "?"
             print(f"    {label:<26} {before_text} -> {fmt_calls(after_calls)}")
-        provider = [r.provider for r in runs["now"][kind]]
-        print(
-            "  provider requests (not priced): "
-            + ", ".join(
-                f"{phase} {statistics.median(p[phase] for p in provider):g}"
-                for phase in ("init", "first", "warm")
-            )
-        )
-        opened = [r.connections for r in runs["now"][kind]]
-        print(
-            "  new TLS connections (AWS and provider): "
-            + ", ".join(
-                f"{phase} {statistics.median(c[phase] for c in opened):g}"
-                for phase in ("init", "first", "warm")
-            )
+        now_runs = runs["now"][kind]
+        print_phase_medians("provider requests (not priced)", [r.provider for r in now_runs])
+        print_phase_medians(
+            "new TLS connections (AWS and provider)", [r.connections for r in now_runs]
         )
         print(
             f"  peak RSS (largest of the runs): {now.peak_rss_mb:.0f} MB"

@@ -74,9 +74,11 @@ def new_container() -> None:
     stream.reset()
 
 
-def _create_resources(names: StackNames, openai_api_key: str | None) -> Emulator:
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
-    ssm = boto3.client("ssm", region_name=REGION)
+def create_resources(
+    dynamodb: Any, ssm: Any, names: StackNames, openai_api_key: str | None
+) -> Emulator:
+    """The data plane's tables and SecureString parameters (a random JWT secret), as `up`
+    makes them, through the given clients (`running`'s moto; the cold-start benchmark's)."""
     for spec in app_spec.TABLES.values():  # as `up` makes them
         table.create_on_demand(dynamodb, names.table(spec.key), spec, names.tags)
         if spec.ttl_attribute:
@@ -113,7 +115,12 @@ def running(
     mock.start()
     _active.append(names)
     try:
-        yield _create_resources(names, openai_api_key)
+        yield create_resources(
+            boto3.client("dynamodb", region_name=REGION),
+            boto3.client("ssm", region_name=REGION),
+            names,
+            openai_api_key,
+        )
     finally:
         _active.clear()
         mock.stop()

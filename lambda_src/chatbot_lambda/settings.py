@@ -1,9 +1,9 @@
 """Configuration read from the function's environment.
 
-(NamedTuple rather than dataclasses: importing ``dataclasses`` costs the authorizer's cold
-start ~15 ms, and ``typing`` is loaded by PyJWT anyway. No ``from __future__ import
-annotations`` here or in tokens.py: NamedTuple would compile each string annotation into a
-ForwardRef, ~2 ms of the authorizer's cold start.)
+(NamedTuple rather than dataclasses: chosen when the authorizer imported nothing else that
+loads ``dataclasses``; boto3, imported at init since the cold-start work (docs/cold-starts.md),
+loads it anyway. No ``from __future__ import annotations`` here or in tokens.py: NamedTuple
+would compile each string annotation into a ForwardRef, ~2 ms of init.)
 
 The environment variable names are defined here once; the deploy engine and `local` import
 them from this module to configure the functions.

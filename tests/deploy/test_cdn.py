@@ -428,17 +428,23 @@ def test_interrupted_teardown_is_continued(deployer, moto, monkeypatch, interrup
     assert inventory.take(ctx).present == []
 
 
-def test_cloudfront_refuses_to_delete_an_enabled_or_deploying_distribution(deployer):
-    """What AWS refuses, the fake refuses: the tests above run AWS's sequence, not a
-    shortcut moto alone would allow."""
-    ctx = deployer.context()
-    origins = distribution.Origins(
+def _origins(ctx: Any, **extra: Any) -> distribution.Origins:
+    """Origins with made-up IDs, for calling the distribution unit directly."""
+    return distribution.Origins(
         bucket=ctx.bucket,
         access_control_id="E2EXAMPLEOAC",
         headers_policy_id=None,
         api_id="httpapi123",
         socket_api_id="wsapi456",
+        **extra,
     )
+
+
+def test_cloudfront_refuses_to_delete_an_enabled_or_deploying_distribution(deployer):
+    """What AWS refuses, the fake refuses: the tests above run AWS's sequence, not a
+    shortcut moto alone would allow."""
+    ctx = deployer.context()
+    origins = _origins(ctx)
     info = distribution.ensure_distribution(ctx, origins).value
     client = deployer.client("cloudfront")
 
@@ -546,12 +552,8 @@ def test_a_domain_taken_by_another_distribution_is_one_clear_line(deployer):
             409,
         ),
     )
-    origins = distribution.Origins(
-        bucket=ctx.bucket,
-        access_control_id="E2EXAMPLEOAC",
-        headers_policy_id=None,
-        api_id="httpapi123",
-        socket_api_id="wsapi456",
+    origins = _origins(
+        ctx,
         certificate_arn="arn:aws:acm:us-east-1:123456789012:certificate/x",
         domain="chat.example.com",
     )
