@@ -576,6 +576,38 @@ def test_a_conversation_is_opened_with_its_messages(app, token):
         {"seq": 0, "role": "user", "content": "Hi"},
         {"seq": 1, "role": "assistant", "content": "Hello!"},
     ]
+    assert body["earlier"] is None
+
+
+def test_a_long_conversation_is_opened_a_page_at_a_time(app, token):
+    """1.2 MB of messages: the newest that fit in the page come first, and `earlier` leads
+    to the rest; each answer stays far under Lambda's 6 MB."""
+    texts = [f"{n}" + "z" * 299_999 for n in range(4)]
+    conversation = _conversation(app, USERNAME, "Long", *texts)
+    first = _get(app, f"/conversations/{conversation}", token)
+    assert first.status == 200
+    assert len(first.body) <= conversations.PAGE_BYTES
+    body = first.json()
+    assert [m["seq"] for m in body["messages"]] == [1, 2, 3]
+    assert [m["content"] for m in body["messages"]] == texts[1:]
+    assert isinstance(body["earlier"], str)
+    rest = _get(app, f"/conversations/{conversation}?before={body['earlier']}", token)
+    assert rest.status == 200
+    assert rest.json() == {
+        "conversation": body["conversation"],
+        "messages": [{"seq": 0, "role": "user", "content": texts[0]}],
+        "earlier": None,
+    }
+
+
+@pytest.mark.parametrize("before", ["abc", "0", "-1", "1.5", "01", "1001", "9" * 40, "%C2%B9"])
+def test_a_before_the_api_did_not_give_is_a_400(app, token, before):
+    conversation = _conversation(app, USERNAME, "Short", "Hi")
+    reply = _get(app, f"/conversations/{conversation}?before={before}", token)
+    assert (reply.status, reply.json()) == (
+        400,
+        {"error": "'before' is not one this API gave; open the conversation again without it"},
+    )
 
 
 def test_rename_keeps_the_activity_time(app, token):

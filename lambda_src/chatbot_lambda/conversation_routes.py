@@ -7,6 +7,7 @@ user's conversation is answered as one that does not exist.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from chatbot_lambda import clients, container, conversations, settings, signed_in
@@ -23,6 +24,8 @@ from chatbot_lambda.validation import RequestError, json_object
 
 NOT_FOUND = "conversation not found"
 MAX_TITLE_CHARS = conversations.MAX_TITLE_CHARS
+BEFORE = re.compile(r"[1-9][0-9]{0,5}")
+BAD_BEFORE = "'before' is not one this API gave; open the conversation again without it"
 
 
 def parse_title(event: Event) -> str:
@@ -39,16 +42,30 @@ def parse_title(event: Event) -> str:
     return title
 
 
-def _cursor(event: Event) -> str | None:
+def _query(event: Event, name: str) -> str | None:
     query = event.get("queryStringParameters") or {}
-    cursor = query.get("cursor")
-    return cursor if isinstance(cursor, str) and cursor else None
+    value = query.get(name)
+    return value if isinstance(value, str) and value else None
+
+
+def _before(event: Event) -> int | None:
+    """`?before=`: an `earlier` cursor of a page of messages (a seq, 1 to the most a
+    conversation holds), or None for the newest page."""
+    given = _query(event, "before")
+    if given is None:
+        return None
+    if BEFORE.fullmatch(given) and int(given) <= conversations.MAX_MESSAGES:
+        return int(given)
+    raise RequestError(BAD_BEFORE)
 
 
 def _list(user: str, event: Event) -> Response:
     try:
         page, next_cursor = conversations.list_page(
-            clients.client("dynamodb"), settings.conversations_table_name(), user, _cursor(event)
+            clients.client("dynamodb"),
+            settings.conversations_table_name(),
+            user,
+            _query(event, "cursor"),
         )
     except ValueError:
         raise RequestError("'cursor' is not one this API gave; start again without it") from None
@@ -60,13 +77,15 @@ def _list(user: str, event: Event) -> Response:
 def _one(user: str, method: str, conversation_id: str, event: Event) -> Response:
     dynamodb, table = clients.client("dynamodb"), settings.conversations_table_name()
     if method == "GET":
+        before = _before(event)
         conversation = conversations.get(dynamodb, table, user, conversation_id)
-        found = conversations.messages(dynamodb, table, user, conversation_id)
+        found, earlier = conversations.messages_page(dynamodb, table, user, conversation_id, before)
         return json_response(
             200,
             {
                 "conversation": conversation.public(),
                 "messages": [message.public() for message in found],
+                "earlier": None if earlier is None else str(earlier),
             },
         )
     if method == "PATCH":

@@ -59,6 +59,8 @@ TITLE_CHARS = 80  # a new conversation's title: the start of its first message
 MAX_TITLE_CHARS = 200  # a title given by renaming
 MAX_STREAMS = 3  # answers streaming at once, per user
 BATCH_ITEMS = 25  # BatchWriteItem's limit per request
+# A page of `GET /conversations/{id}`: far under Lambda's 6 MB answer, whatever the text.
+PAGE_BYTES = 1_000_000
 _CONTEXT_PAGE_ITEMS = 50  # a newest-first read of messages stops once the budget is spent
 
 _ID = re.compile(r"[0-9a-f]{28}")
@@ -352,11 +354,16 @@ def _message_items(
     conversation_id: str,
     *,
     from_seq: int = 0,
+    below_seq: int | None = None,
     newest_first: bool = False,
     keys_only: bool = False,
     page_items: int | None = None,
 ) -> Iterator[dict[str, Any]]:
     lowest = f"{_messages_prefix(conversation_id)}{from_seq:06d}#"
+    # "~" sorts after digits: the highest key of all messages, or of the one before below_seq
+    highest = f"{_messages_prefix(conversation_id)}" + (
+        "~" if below_seq is None else f"{below_seq - 1:06d}#~"
+    )
     request: dict[str, Any] = {
         "TableName": table,
         "KeyConditionExpression": "#u = :u AND #id BETWEEN :lo AND :hi",
@@ -364,7 +371,7 @@ def _message_items(
         "ExpressionAttributeValues": {
             ":u": {"S": user},
             ":lo": {"S": lowest},
-            ":hi": {"S": f"{_messages_prefix(conversation_id)}~"},  # "~" sorts after digits
+            ":hi": {"S": highest},
         },
         "ScanIndexForward": not newest_first,
         "ConsistentRead": True,
@@ -396,6 +403,47 @@ def messages(dynamodb: Any, table: str, user: str, conversation_id: str) -> list
     if not is_id(conversation_id):
         return []
     return list(_joined(_message_items(dynamodb, table, user, conversation_id)))
+
+
+def page_bytes(message: Message) -> int:
+    """What a message adds to a `GET /conversations/{id}` answer as Lambda carries it: the
+    body's JSON, itself a JSON string in the function's response (escaped twice)."""
+    body = json.dumps(message.public(), ensure_ascii=False, separators=(",", ":"))
+    return len(json.dumps(body)) + 1  # and a comma
+
+
+def messages_page(
+    dynamodb: Any,
+    table: str,
+    user: str,
+    conversation_id: str,
+    before: int | None = None,
+    budget_bytes: int = PAGE_BYTES,
+) -> tuple[list[Message], int | None]:
+    """The newest messages (those before seq ``before``, if given) that fit in
+    ``budget_bytes`` of answer (at least one), oldest first, and the seq to ask for the ones
+    before them, or None when there are none. Read newest first, no further than needed."""
+    if not is_id(conversation_id):
+        return [], None
+    newest_first = _message_items(
+        dynamodb,
+        table,
+        user,
+        conversation_id,
+        below_seq=before,
+        newest_first=True,
+        page_items=_CONTEXT_PAGE_ITEMS,
+    )
+    chosen: list[Message] = []
+    used = 0
+    for message in _joined(newest_first):
+        used += page_bytes(message)
+        if chosen and used > budget_bytes:
+            chosen.reverse()
+            return chosen, chosen[0].seq
+        chosen.append(message)
+    chosen.reverse()
+    return chosen, None
 
 
 def context(

@@ -224,6 +224,89 @@ def test_a_message_over_300_kb_is_stored_in_parts_and_joined(db):
     assert conversations.context(db, TABLE, ALICE, made.id, budget_chars=10**6)[1].content == text
 
 
+def _all_pages(db: Any, conversation_id: str, budget: int) -> list[list[int]]:
+    """The seqs of each page, newest page first, following `earlier` to the end."""
+    pages: list[list[int]] = []
+    before: int | None = None
+    while True:
+        found, earlier = conversations.messages_page(
+            db, TABLE, ALICE, conversation_id, before, budget_bytes=budget
+        )
+        pages.append([m.seq for m in found])
+        assert [m.seq for m in found] == sorted(m.seq for m in found)  # oldest first
+        if earlier is None:
+            return pages
+        assert earlier == found[0].seq  # the cursor is the page's oldest message
+        before = earlier
+
+
+def test_a_short_conversation_is_one_page_with_nothing_earlier(db):
+    made = add(db, new(db), "one", "two", "three")
+    found, earlier = conversations.messages_page(db, TABLE, ALICE, made.id)
+    assert [(m.seq, m.content) for m in found] == [(0, "one"), (1, "two"), (2, "three")]
+    assert earlier is None
+    assert found == conversations.messages(db, TABLE, ALICE, made.id)
+
+
+def test_pages_of_messages_walk_back_to_the_first_each_once(db):
+    texts = [f"message {n} " + "x" * (n * 37 % 200) for n in range(30)]
+    made = add(db, new(db), *texts)
+    one = conversations.page_bytes(conversations.Message(0, "user", "x" * 150))
+    pages = _all_pages(db, made.id, budget=one * 4)
+    assert len(pages) > 3
+    assert [seq for page in reversed(pages) for seq in page] == list(range(30))
+    for page in pages:
+        sizes = [
+            conversations.page_bytes(m)
+            for m in conversations.messages(db, TABLE, ALICE, made.id)
+            if m.seq in page
+        ]
+        assert sum(sizes) <= one * 4 or len(page) == 1
+
+
+def test_a_page_measures_the_answer_as_lambda_carries_it(db):
+    """Quotes, control characters and non-ASCII text grow when the body is escaped inside
+    the function's response: the budget counts them as they will be."""
+    plain = conversations.Message(0, "user", "a" * 1000)
+    quoted = conversations.Message(0, "user", '"' * 1000)
+    controls = conversations.Message(0, "user", "\x01" * 1000)
+    assert conversations.page_bytes(quoted) > 3 * 1000 > conversations.page_bytes(plain)
+    accented = conversations.Message(0, "user", "é" * 1000)
+    assert conversations.page_bytes(controls) > 6 * 1000  # \\u0001, escaped again
+    assert conversations.page_bytes(accented) > 5 * 1000  # \\u00e9 (2 bytes of UTF-8)
+    body = json.dumps(plain.public(), ensure_ascii=False, separators=(",", ":"))
+    assert conversations.page_bytes(plain) == len(json.dumps(body)) + 1
+
+
+def test_a_message_larger_than_the_budget_is_a_page_of_its_own(db):
+    text = "🙂" * 100_001  # in two parts
+    made = add(db, new(db), "short", text, "after")
+    budget = conversations.page_bytes(conversations.Message(1, "assistant", text)) - 1
+    pages = _all_pages(db, made.id, budget)
+    assert pages == [[2], [1], [0]]
+    found, _ = conversations.messages_page(db, TABLE, ALICE, made.id, 2, budget_bytes=budget)
+    assert [m.content for m in found] == [text]  # its parts joined
+
+
+def test_the_default_page_holds_a_megabyte_of_answer(db):
+    made = add(db, new(db), *["y" * 300_000] * 4)  # 1.2 MB: the newest three fit
+    found, earlier = conversations.messages_page(db, TABLE, ALICE, made.id)
+    assert [m.seq for m in found] == [1, 2, 3] and earlier == 1
+    assert sum(conversations.page_bytes(m) for m in found) <= conversations.PAGE_BYTES
+    found, earlier = conversations.messages_page(db, TABLE, ALICE, made.id, earlier)
+    assert [m.seq for m in found] == [0] and earlier is None
+
+
+def test_a_page_of_another_users_or_a_bad_id_is_empty(db):
+    made = add(db, new(db), "mine")
+    assert conversations.messages_page(db, TABLE, BOB, made.id) == ([], None)
+    assert conversations.messages_page(db, TABLE, ALICE, "not-an-id") == ([], None)
+    assert conversations.messages_page(db, TABLE, ALICE, made.id, 1) == (
+        conversations.messages(db, TABLE, ALICE, made.id),
+        None,
+    )
+
+
 def test_split_parts_never_cuts_a_character():
     for text in ("", "abc", "é" * 10, "🙂" * 10, "a🙂" * 7):
         pieces = conversations.split_parts(text, part_bytes=5)
