@@ -106,6 +106,9 @@ export function ChatPage(props: Props) {
   const inputRef = useRef<HTMLTextAreaElement>(null);
   const scrollerRef = useRef<HTMLDivElement>(null);
   const follow = useRef(true);
+  /** Where the reader was (px from the scroller's bottom) when older messages were asked to
+   * be added above, in the thread under `key`: kept there once they are. */
+  const place = useRef<{ key: string; fromBottom: number } | null>(null);
   const focusHeadingNext = useRef(false);
   const menuButtonRef = useRef<HTMLButtonElement>(null);
   const focusAfterDrawer = useRef<(() => void) | null>(null);
@@ -172,8 +175,14 @@ export function ChatPage(props: Props) {
         m.seq === null ? [] : [{ seq: m.seq, role: m.role, content: m.content }],
       );
       const before = next.opened.find((o) => o.conversation.id === t.conversation!.id);
-      if (before && JSON.stringify(before.messages) === JSON.stringify(messages)) continue;
-      next = withOpened(next, { conversation: t.conversation, messages });
+      if (
+        before &&
+        before.earlier === t.earlier &&
+        JSON.stringify(before.messages) === JSON.stringify(messages)
+      ) {
+        continue;
+      }
+      next = withOpened(next, { conversation: t.conversation, messages, earlier: t.earlier });
     }
     cache.current = saveCache(storage, session.username, next);
   }, [threads, list]);
@@ -209,7 +218,10 @@ export function ChatPage(props: Props) {
     }
   }
 
-  async function open(id: string) {
+  /** Read a conversation's newest messages. They replace all shown when `fresh`, and when
+   * this page has not read it yet (what shows is the cache's copy, never the truth); else the
+   * older messages read since stay if nothing changed them (threadReducer). */
+  async function open(id: string, fresh = false) {
     const known = latestThreads.current[id];
     if (!known) {
       const cached = cache.current.opened.find((o) => o.conversation.id === id);
@@ -220,16 +232,48 @@ export function ChatPage(props: Props) {
     try {
       const opened = await api.getConversation(session.token, id);
       if (gone.current) return;
-      dispatch(id, { type: "loaded", ...opened, asks });
+      dispatch(id, { type: "loaded", ...opened, asks, fresh: fresh || !known });
       setList((shown) => replace(shown, opened.conversation));
     } catch (error) {
       if (gone.current) return;
       const failure = failed(error);
       dispatch(id, { type: "load-failed", error: failure });
-      if (failure.kind === "not-found") {
-        setList((shown) => remove(shown, id));
-        cache.current = withoutConversation(cache.current, id);
+      if (failure.kind === "not-found") notFound(id);
+    }
+  }
+
+  /** The conversation is not there (deleted elsewhere): it leaves the list and the cache. */
+  function notFound(id: string) {
+    setList((shown) => remove(shown, id));
+    cache.current = withoutConversation(cache.current, id);
+  }
+
+  /** Show the messages before those shown (Show earlier messages), the reader's place kept. */
+  async function showEarlier(id: string) {
+    const before = latestThreads.current[id]?.earlier;
+    if (!before || latestThreads.current[id]?.earlierLoad === "loading") return;
+    dispatch(id, { type: "earlier-loading", before });
+    try {
+      const page = await api.getConversation(session.token, id, { before });
+      if (gone.current) return;
+      const scroller = scrollerRef.current;
+      // Only when they will join what is on screen (the reducer's own test).
+      if (scroller && currentId.current === id && latestThreads.current[id]?.earlier === before) {
+        place.current = { key: id, fromBottom: scroller.scrollHeight - scroller.scrollTop };
       }
+      const { messages, earlier } = page;
+      dispatch(id, { type: "earlier-loaded", before, messages, earlier });
+      if (currentId.current === id) setAnnouncement("Earlier messages shown.");
+    } catch (error) {
+      if (gone.current) return;
+      const failure = failed(error);
+      dispatch(id, { type: "earlier-failed", before, error: failure });
+      if (failure.kind === "not-found") {
+        dispatch(id, { type: "load-failed", error: failure });
+        notFound(id);
+      }
+      // A cursor the server no longer takes: start again from the newest messages.
+      if (failure.kind === "invalid") void open(id, true);
     }
   }
 
@@ -302,6 +346,16 @@ export function ChatPage(props: Props) {
     const scroller = scrollerRef.current;
     if (scroller && follow.current) scroller.scrollTop = scroller.scrollHeight;
   }, [key, thread.messages.length, streaming?.text, streaming?.phase, thread.error, thread.load]);
+
+  // Older messages added above: what the reader was looking at stays where it was (after the
+  // effect above, which would follow the bottom: the place is as far from it as before).
+  useLayoutEffect(() => {
+    const kept = place.current;
+    const scroller = scrollerRef.current;
+    if (!kept) return;
+    place.current = null;
+    if (scroller && kept.key === key) scroller.scrollTop = scroller.scrollHeight - kept.fromBottom;
+  }, [key, thread.messages]);
 
   function onScroll() {
     const scroller = scrollerRef.current;
@@ -557,6 +611,7 @@ export function ChatPage(props: Props) {
             thread={thread}
             onRetry={retry}
             onRetryLoad={() => conversationId && void open(conversationId)}
+            onShowEarlier={() => conversationId && void showEarlier(conversationId)}
             onRegenerate={regenerate}
             onEdit={edit}
           />

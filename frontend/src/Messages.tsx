@@ -3,18 +3,67 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { MAX_MESSAGE_CHARS } from "./conversations";
 import { Markdown } from "./Markdown";
 import { formatRoute } from "./router";
-import { type Thread, type ThreadMessage, canEdit, canRegenerate } from "./thread";
+import {
+  type EarlierLoad,
+  type Thread,
+  type ThreadMessage,
+  canEdit,
+  canRegenerate,
+} from "./thread";
 
 interface Props {
   thread: Thread;
   onRetry: () => void;
   onRetryLoad: () => void;
+  /** Read the messages before those shown. */
+  onShowEarlier: () => void;
   onRegenerate: () => void;
   /** Returns why the edit cannot be sent (it stays open), or null. */
   onEdit: (seq: number, content: string) => string | null;
 }
 
 export const EDIT_NOTE = "Sending replaces this message; later messages will be replaced.";
+export const SHOW_EARLIER = "Show earlier messages";
+export const LOADING_EARLIER = "Loading earlier messages…";
+
+/** Above the messages shown when older ones are stored: a button that shows them. */
+function Earlier({ state, onShow }: { state: EarlierLoad; onShow: () => void }) {
+  const ref = useRef<HTMLButtonElement>(null);
+  const loading = state === "loading";
+  const clicked = useRef(false);
+
+  // Disabled while they are read, the button may lose focus (to the page): it gets it back,
+  // without scrolling to it (the reader stays where they were).
+  useEffect(() => {
+    if (loading || !clicked.current) return;
+    clicked.current = false;
+    if (document.activeElement === null || document.activeElement === document.body) {
+      ref.current?.focus({ preventScroll: true });
+    }
+  }, [loading]);
+
+  return (
+    <div class="earlier">
+      <button
+        ref={ref}
+        type="button"
+        class="secondary"
+        disabled={loading}
+        onClick={() => {
+          clicked.current = true;
+          onShow();
+        }}
+      >
+        {loading ? LOADING_EARLIER : SHOW_EARLIER}
+      </button>
+      {typeof state === "object" && (
+        <p class="earlier-error" role="alert">
+          Could not show earlier messages. {state.message}
+        </p>
+      )}
+    </div>
+  );
+}
 
 /** A user's message being edited: the new text, sent in its place (edits truncate). */
 function EditForm(props: {
@@ -84,7 +133,8 @@ function EditForm(props: {
 }
 
 /** The conversation's messages, the answer streaming in, and what went wrong. */
-export function Messages({ thread, onRetry, onRetryLoad, onRegenerate, onEdit }: Props) {
+export function Messages(props: Props) {
+  const { thread, onRetry, onRetryLoad, onRegenerate, onEdit } = props;
   const [editing, setEditing] = useState<number | null>(null);
   const { messages, streaming, error, load } = thread;
   const lastIndex = messages.length - 1;
@@ -93,6 +143,9 @@ export function Messages({ thread, onRetry, onRetryLoad, onRegenerate, onEdit }:
 
   return (
     <div class="thread">
+      {thread.earlier !== null && load !== "missing" && (
+        <Earlier state={thread.earlierLoad} onShow={props.onShowEarlier} />
+      )}
       {messages.length === 0 && !streaming && load === "ready" && (
         <div class="empty">
           <p class="empty-title">How can I help you today?</p>

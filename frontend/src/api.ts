@@ -33,9 +33,14 @@ export interface ConversationPage {
   next: string | null;
 }
 
+/** A conversation opened: its newest messages (as many as fit in about 1 MB of JSON), or
+ * those before a cursor. */
 export interface OpenedConversation {
   conversation: ConversationSummary;
   messages: StoredMessage[];
+  /** The cursor of the messages before these (`before` reads them), null when there are
+   * none. */
+  earlier: string | null;
 }
 
 /**
@@ -90,6 +95,11 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+export interface OpenOptions extends RequestOptions {
+  /** An `earlier` cursor the API gave: the messages just before those it followed. */
+  before?: string;
+}
+
 /** What `POST /logout` ended. */
 export type SignedOut = "this session" | "everywhere";
 
@@ -101,7 +111,8 @@ export interface Api {
     cursor?: string | null,
     options?: RequestOptions,
   ): Promise<ConversationPage>;
-  getConversation(token: string, id: string, options?: RequestOptions): Promise<OpenedConversation>;
+  /** A conversation and its newest messages, or with `before` the messages before those. */
+  getConversation(token: string, id: string, options?: OpenOptions): Promise<OpenedConversation>;
   renameConversation(
     token: string,
     id: string,
@@ -223,9 +234,10 @@ export function createApi(
     },
 
     async getConversation(token, id, options) {
+      const query = options?.before ? `?before=${encodeURIComponent(options.before)}` : "";
       const { status, body, retryAfter } = await send(
         "GET",
-        conversationPath(id),
+        `${conversationPath(id)}${query}`,
         undefined,
         bearer(token),
         options,
@@ -235,9 +247,10 @@ export function createApi(
         isObject(body) &&
         isSummary(body.conversation) &&
         Array.isArray(body.messages) &&
-        body.messages.every(isStoredMessage)
+        body.messages.every(isStoredMessage) &&
+        isEarlier(body.earlier)
       ) {
-        return { conversation: body.conversation, messages: body.messages };
+        return { conversation: body.conversation, messages: body.messages, earlier: body.earlier };
       }
       throw errorFor(status, body, retryAfter);
     },
@@ -336,6 +349,12 @@ function isStoredMessage(value: unknown): value is StoredMessage {
     (value.role === "user" || value.role === "assistant" || value.role === "system") &&
     typeof value.content === "string"
   );
+}
+
+/** A cursor of older messages, or null. Missing, or empty (it could not be sent back), it is
+ * not an answer of this API: whether older messages remain would be a guess. */
+function isEarlier(value: unknown): value is string | null {
+  return value === null || (typeof value === "string" && value !== "");
 }
 
 function isLogoutBody(body: unknown): body is { signed_out: SignedOut } {

@@ -81,19 +81,25 @@ export function mergeFirstPage(
   return [...page, ...list.filter((c) => !fresh.has(c.id) && c.updated_at < oldest.updated_at)];
 }
 
-function isOpened(value: unknown): value is OpenedConversation {
-  return (
-    isObject(value) &&
-    isSummary(value.conversation) &&
-    Array.isArray(value.messages) &&
-    value.messages.every(
+/** A cached conversation, or null. One cached by an app from before `earlier` (it read every
+ * message then) has none older than those kept. */
+function toOpened(value: unknown): OpenedConversation | null {
+  if (
+    !isObject(value) ||
+    !isSummary(value.conversation) ||
+    !Array.isArray(value.messages) ||
+    !value.messages.every(
       (m) =>
         isObject(m) &&
         typeof m.seq === "number" &&
         (m.role === "user" || m.role === "assistant") &&
         typeof m.content === "string",
     )
-  );
+  ) {
+    return null;
+  }
+  const earlier = typeof value.earlier === "string" && value.earlier !== "" ? value.earlier : null;
+  return { conversation: value.conversation, messages: value.messages, earlier };
 }
 
 export function loadCache(storage: Storage, username: string): Cache {
@@ -102,7 +108,9 @@ export function loadCache(storage: Storage, username: string): Cache {
     if (!isObject(parsed)) return EMPTY_CACHE;
     return {
       list: Array.isArray(parsed.list) ? parsed.list.filter(isSummary) : [],
-      opened: Array.isArray(parsed.opened) ? parsed.opened.filter(isOpened) : [],
+      opened: Array.isArray(parsed.opened)
+        ? parsed.opened.flatMap((o) => toOpened(o) ?? [])
+        : [],
     };
   } catch {
     return EMPTY_CACHE;

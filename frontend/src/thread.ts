@@ -31,6 +31,10 @@ export interface Streaming {
  * (404), or failed (a retry is offered). A new chat is "ready" with nothing in it. */
 export type Load = "ready" | "loading" | "missing" | ApiError;
 
+/** Reading the messages before those shown (Show earlier messages): not now, being read, or
+ * failed (the button is offered again, with why). */
+export type EarlierLoad = "idle" | "loading" | ApiError;
+
 export interface Thread {
   conversation: ConversationSummary | null;
   messages: ThreadMessage[];
@@ -39,6 +43,10 @@ export interface Thread {
   /** What Retry asks after `error`. */
   retry: Ask | null;
   load: Load;
+  /** The cursor of the stored messages before those shown (`GET /conversations/{id}`'s
+   * `earlier`), null when the first is shown (and in a new chat). */
+  earlier: string | null;
+  earlierLoad: EarlierLoad;
   /** How many requests this page made in it: an answer read from the server before the
    * latest of them cannot replace what the page shows since. */
   asks: number;
@@ -51,14 +59,28 @@ export const EMPTY_THREAD: Thread = {
   error: null,
   retry: null,
   load: "ready",
+  earlier: null,
+  earlierLoad: "idle",
   asks: 0,
 };
 
 export type ThreadAction =
   | { type: "loading" }
-  /** `asks`: the thread's `asks` when the request was made (undefined: a cache's copy). */
-  | { type: "loaded"; conversation: ConversationSummary; messages: StoredMessage[]; asks?: number }
+  /** The newest messages. `asks`: the thread's `asks` when the request was made (undefined:
+   * a cache's copy). `fresh`: they replace all shown, older messages read before too. */
+  | {
+      type: "loaded";
+      conversation: ConversationSummary;
+      messages: StoredMessage[];
+      earlier: string | null;
+      asks?: number;
+      fresh?: boolean;
+    }
   | { type: "load-failed"; error: ApiError }
+  /** Older messages, read with `before` (the thread's `earlier` when asked). */
+  | { type: "earlier-loading"; before: string }
+  | { type: "earlier-loaded"; before: string; messages: StoredMessage[]; earlier: string | null }
+  | { type: "earlier-failed"; before: string; error: ApiError }
   | { type: "ask"; request: string; ask: Ask }
   | { type: "started"; request: string; frame: StartedFrame }
   | { type: "delta"; request: string; text: string }
@@ -73,6 +95,35 @@ function shown(messages: readonly StoredMessage[]): ThreadMessage[] {
   return messages.flatMap((m) =>
     m.role === "system" ? [] : [{ seq: m.seq, role: m.role, content: m.content }],
   );
+}
+
+/** The newest messages read again, after the older ones shown that can stay: those shown
+ * from the page's first message on must be the start of the page (at most newer messages came
+ * since). Else the page replaces them all: an edit or a regenerate elsewhere changed what is
+ * shown, and older messages than the page may have changed with it. */
+function refreshed(shownNow: readonly ThreadMessage[], page: ThreadMessage[]): ThreadMessage[] {
+  const first = page[0];
+  const at = first ? shownNow.findIndex((m) => m.seq === first.seq) : -1;
+  if (at <= 0) return page;
+  const since = shownNow.slice(at);
+  const same =
+    since.length <= page.length &&
+    since.every((m, i) => {
+      const now = page[i]!;
+      return m.seq === now.seq && m.role === now.role && m.content === now.content;
+    });
+  return same ? [...shownNow.slice(0, at), ...page] : page;
+}
+
+/** An older page before what is shown: only its messages older than all shown (a page read
+ * again after newer ones came may overlap them), none twice. */
+function prepended(
+  shownNow: readonly ThreadMessage[],
+  older: readonly StoredMessage[],
+): ThreadMessage[] {
+  const seqs = shownNow.flatMap((m) => (m.seq === null ? [] : [m.seq]));
+  const lowest = seqs.reduce((low, seq) => Math.min(low, seq), Infinity);
+  return [...shown(older).filter((m) => m.seq !== null && m.seq < lowest), ...shownNow];
 }
 
 /** The messages after `ask` is sent: a new user message (an unsent one before it is
@@ -92,6 +143,26 @@ function asked(messages: readonly ThreadMessage[], ask: Ask): ThreadMessage[] {
   return [...kept, user];
 }
 
+/** The thread with the newest messages read (`kept`: what it shows that may stay before them). */
+function loaded(
+  thread: Thread,
+  kept: readonly ThreadMessage[],
+  action: { conversation: ConversationSummary; messages: StoredMessage[]; earlier: string | null },
+): Thread {
+  const page = shown(action.messages);
+  const messages = refreshed(kept, page);
+  // Older messages kept: the cursor before them stays, and a read of them goes on.
+  const older = messages !== page;
+  return {
+    ...thread,
+    conversation: action.conversation,
+    messages,
+    load: "ready",
+    earlier: older ? thread.earlier : action.earlier,
+    earlierLoad: older ? thread.earlierLoad : "idle",
+  };
+}
+
 export function threadReducer(thread: Thread, action: ThreadAction): Thread {
   switch (action.type) {
     case "loading":
@@ -102,12 +173,7 @@ export function threadReducer(thread: Thread, action: ThreadAction): Thread {
       if (thread.streaming || (action.asks !== undefined && action.asks !== thread.asks)) {
         return { ...thread, conversation: action.conversation, load: "ready" };
       }
-      return {
-        ...thread,
-        conversation: action.conversation,
-        messages: shown(action.messages),
-        load: "ready",
-      };
+      return loaded(thread, action.fresh ? [] : thread.messages, action);
     case "load-failed":
       return {
         ...thread,
@@ -129,6 +195,22 @@ export function threadReducer(thread: Thread, action: ThreadAction): Thread {
         retry: null,
         asks: thread.asks + 1,
       };
+    case "earlier-loading":
+      return action.before === thread.earlier ? { ...thread, earlierLoad: "loading" } : thread;
+    case "earlier-loaded":
+      // Read with a cursor the thread no longer has (the newest messages replaced what was
+      // shown meanwhile): they may not join what is shown now.
+      if (action.before !== thread.earlier) return thread;
+      return {
+        ...thread,
+        messages: prepended(thread.messages, action.messages),
+        earlier: action.earlier,
+        earlierLoad: "idle",
+      };
+    case "earlier-failed":
+      if (action.before !== thread.earlier) return thread;
+      // A cursor refused (400): ChatPage reads the newest messages again, which replace it.
+      return { ...thread, earlierLoad: action.error.kind === "invalid" ? "idle" : action.error };
     case "renamed":
       return { ...thread, conversation: action.conversation };
     case "forget":

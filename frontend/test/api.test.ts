@@ -91,14 +91,48 @@ describe("conversations", () => {
       { seq: 0, role: "user", content: "Hi" },
       { seq: 1, role: "assistant", content: "Hello!" },
     ];
-    const api = createApi("https://api.example.com", fakeFetch(200, { conversation: SUMMARY, messages }, calls));
-    expect(await api.getConversation("tok", SUMMARY.id)).toEqual({ conversation: SUMMARY, messages });
+    const api = createApi("https://api.example.com", fakeFetch(200, { conversation: SUMMARY, messages, earlier: null }, calls));
+    expect(await api.getConversation("tok", SUMMARY.id)).toEqual({ conversation: SUMMARY, messages, earlier: null });
     expect(calls[0]!.url).toBe(`https://api.example.com/conversations/${SUMMARY.id}`);
   });
 
+  it("reads the cursor of older messages, and asks for them with it URL-encoded", async () => {
+    const calls: Call[] = [];
+    const messages = [{ seq: 7, role: "user", content: "Older" }];
+    const api = createApi("https://api.example.com", fakeFetch(200, { conversation: SUMMARY, messages, earlier: "p/7+&x=1" }, calls));
+    expect(await api.getConversation("tok", SUMMARY.id)).toEqual({ conversation: SUMMARY, messages, earlier: "p/7+&x=1" });
+    const signal = new AbortController().signal;
+    await api.getConversation("tok", SUMMARY.id, { before: "p/7+&x=1", signal });
+    expect(calls.map((c) => [c.init.method, c.url])).toEqual([
+      ["GET", `https://api.example.com/conversations/${SUMMARY.id}`],
+      ["GET", `https://api.example.com/conversations/${SUMMARY.id}?before=p%2F7%2B%26x%3D1`],
+    ]);
+    expect(new URL(calls[1]!.url).searchParams.get("before")).toBe("p/7+&x=1");
+    // An empty cursor is no cursor: the newest messages.
+    await api.getConversation("tok", SUMMARY.id, { before: "" });
+    expect(calls[2]!.url).toBe(`https://api.example.com/conversations/${SUMMARY.id}`);
+  });
+
   it("refuses a 200 whose messages are not messages", async () => {
-    const api = createApi("http://x", fakeFetch(200, { conversation: SUMMARY, messages: [{ seq: "0" }] }));
+    const api = createApi("http://x", fakeFetch(200, { conversation: SUMMARY, messages: [{ seq: "0" }], earlier: null }));
     expect((await failure(api.getConversation("tok", SUMMARY.id))).kind).toBe("server");
+  });
+
+  it.each([
+    ["missing", {}],
+    ["a number", { earlier: 7 }],
+    ["empty", { earlier: "" }],
+  ])("refuses a 200 whose `earlier` is %s", async (_what, earlier) => {
+    const body = { conversation: SUMMARY, messages: [{ seq: 0, role: "user", content: "Hi" }], ...earlier };
+    const api = createApi("http://x", fakeFetch(200, body));
+    expect((await failure(api.getConversation("tok", SUMMARY.id))).kind).toBe("server");
+  });
+
+  it("says a cursor the API did not give was refused (400), with the server's text", async () => {
+    const error = "'before' is not one this API gave; open the conversation again without it";
+    const api = createApi("http://x", fakeFetch(400, { error }));
+    const refused = await failure(api.getConversation("tok", SUMMARY.id, { before: "nope" }));
+    expect([refused.kind, refused.status, refused.retryable]).toEqual(["invalid", 400, false]);
   });
 
   it("renames with PATCH and a JSON title; deletes with DELETE", async () => {

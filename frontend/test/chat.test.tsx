@@ -1,6 +1,6 @@
 // The chat page in jsdom with a fake API and a fake WebSocket: a streamed answer grows, Stop,
 // Regenerate, Edit, a dropped connection, and the server's conversations (open, rename,
-// delete, load more).
+// delete, load more, older messages).
 import { render } from "preact";
 import { act } from "preact/test-utils";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -359,6 +359,7 @@ describe("conversations on the server", () => {
       { seq: 0, role: "user", content: "Write a haiku" },
       { seq: 1, role: "assistant", content: "Functions wake" },
     ],
+    earlier: null,
   };
 
   it("lists them, loads more, and opens one", async () => {
@@ -476,6 +477,162 @@ describe("conversations on the server", () => {
   });
 });
 
+describe("older messages", () => {
+  const OLDEST: OpenedConversation = {
+    conversation: HAIKU,
+    messages: [
+      { seq: 0, role: "user", content: "Write a haiku" },
+      { seq: 1, role: "assistant", content: "Functions wake" },
+    ],
+    earlier: null,
+  };
+  const NEWEST: OpenedConversation = {
+    conversation: HAIKU,
+    messages: [
+      { seq: 2, role: "user", content: "Another" },
+      { seq: 3, role: "assistant", content: "Cold starts fade" },
+    ],
+    earlier: "c/2",
+  };
+
+  /** The server: the newest page, or the one before `c/2`, each when `answer` says. */
+  function pages(older: () => Promise<OpenedConversation> = async () => OLDEST) {
+    return vi.fn<Api["getConversation"]>(async (_token, _id, options) =>
+      options?.before === "c/2" ? older() : NEWEST,
+    );
+  }
+
+  async function openPaged(getConversation: Api["getConversation"]) {
+    window.location.hash = `#/c/${ID}`;
+    await mount(fakeApi({ getConversation }));
+  }
+
+  /** The scroller as a browser lays it out: 400 px high, each message 500 px. */
+  function layout() {
+    const scroller = root.querySelector<HTMLDivElement>(".scroller")!;
+    const height = () => 500 * scroller.querySelectorAll("article").length;
+    let top = 0;
+    Object.defineProperty(scroller, "scrollHeight", { configurable: true, get: height });
+    Object.defineProperty(scroller, "clientHeight", { configurable: true, get: () => 400 });
+    Object.defineProperty(scroller, "scrollTop", {
+      configurable: true,
+      get: () => top,
+      set: (value: number) => {
+        top = Math.max(0, Math.min(value, height() - 400));
+      },
+    });
+    return scroller;
+  }
+
+  it("a button above the messages shows them, then goes when none older remain", async () => {
+    let answer!: (page: OpenedConversation) => void;
+    const getConversation = pages(() => new Promise((resolve) => (answer = resolve)));
+    await openPaged(getConversation);
+    expect(said()).toEqual(["Another"]);
+    const more = button("Show earlier messages");
+    expect(more.type).toBe("button");
+    // Above the messages.
+    const first = root.querySelector("article.msg-user")!;
+    expect(more.compareDocumentPosition(first) & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
+
+    await click("Show earlier messages");
+    expect(getConversation).toHaveBeenLastCalledWith("alice-token", ID, { before: "c/2" });
+    expect(button("Loading earlier messages…").disabled).toBe(true);
+    expect(hasButton("Show earlier messages")).toBe(false);
+
+    await act(async () => answer(OLDEST));
+    await settle();
+    expect(said()).toEqual(["Write a haiku", "Another"]);
+    expect(answers()).toEqual(["Functions wake", "Cold starts fade"]);
+    expect(hasButton("Show earlier messages")).toBe(false);
+    expect(hasButton("Loading earlier messages…")).toBe(false);
+    expect(root.querySelector("[aria-live=polite]")?.textContent).toBe("Earlier messages shown.");
+    // Kept in the cache with the messages shown, and no cursor left.
+    expect(JSON.parse(localStorage.getItem(cacheKey("alice"))!).opened[0]).toEqual({
+      conversation: HAIKU,
+      messages: [...OLDEST.messages, ...NEWEST.messages],
+      earlier: null,
+    });
+  });
+
+  it("keeps the older messages shown when the newest are read again and nothing changed", async () => {
+    const getConversation = pages();
+    await openPaged(getConversation);
+    await click("Show earlier messages");
+    expect(said()).toEqual(["Write a haiku", "Another"]);
+    await act(async () => {
+      document.dispatchEvent(new Event("visibilitychange"));
+    });
+    await settle();
+    expect(getConversation).toHaveBeenLastCalledWith("alice-token", ID);
+    expect(said()).toEqual(["Write a haiku", "Another"]);
+    expect(hasButton("Show earlier messages")).toBe(false);
+  });
+
+  it("has no button when the conversation has no older messages", async () => {
+    await openPaged(vi.fn(async () => OLDEST));
+    expect(said()).toEqual(["Write a haiku"]);
+    expect(hasButton("Show earlier messages")).toBe(false);
+  });
+
+  it("keeps the reader where they were: the messages they read stay in view", async () => {
+    let answer!: (page: OpenedConversation) => void;
+    await openPaged(pages(() => new Promise((resolve) => (answer = resolve))));
+    const scroller = layout();
+    await act(async () => {
+      scroller.scrollTop = 100; // scrolled up, near the button
+      scroller.dispatchEvent(new Event("scroll"));
+    });
+    await click("Show earlier messages");
+    await act(async () => answer(OLDEST));
+    await settle();
+    expect(said()).toEqual(["Write a haiku", "Another"]);
+    // The older messages take 1,000 px above: the ones read are where they were, not at the
+    // bottom (1,600).
+    expect(scroller.scrollTop).toBe(1100);
+  });
+
+  it("a failure is said by the button, which tries again", async () => {
+    const older = vi
+      .fn<() => Promise<OpenedConversation>>()
+      .mockRejectedValueOnce(new ApiError("network", "Could not reach the server."))
+      .mockResolvedValue(OLDEST);
+    const getConversation = pages(older);
+    await openPaged(getConversation);
+    await click("Show earlier messages");
+    expect(alertText()).toContain("Could not show earlier messages. Could not reach the server.");
+    expect(said()).toEqual(["Another"]);
+    await click("Show earlier messages");
+    expect(getConversation).toHaveBeenLastCalledWith("alice-token", ID, { before: "c/2" });
+    expect(said()).toEqual(["Write a haiku", "Another"]);
+    expect(alertText()).toBe("");
+  });
+
+  it("a cursor refused (400) opens the conversation again from its newest messages", async () => {
+    const getConversation = pages(async () => {
+      throw new ApiError("invalid", "'before' is not one this API gave; open the conversation again without it.", 400);
+    });
+    await openPaged(getConversation);
+    const calls = getConversation.mock.calls.length;
+    await click("Show earlier messages");
+    expect(getConversation.mock.calls.slice(calls).map((call) => call[2])).toEqual([{ before: "c/2" }, undefined]);
+    expect(said()).toEqual(["Another"]);
+    expect(hasButton("Show earlier messages")).toBe(true);
+    expect(alertText()).toBe("");
+  });
+
+  it("a session refused ends it, as elsewhere", async () => {
+    await openPaged(
+      pages(async () => {
+        throw new ApiError("session", "Your session has ended. Please sign in again.", 401);
+      }),
+    );
+    await click("Show earlier messages");
+    expect(window.location.hash).toBe("#/login");
+    expect(root.querySelector(".notice")?.textContent).toBe("Your session has ended. Please sign in again.");
+  });
+});
+
 describe("the model picker", () => {
   const MODELS = ["gpt-4o-mini", "gpt-4.1"];
   const ON_41: ConversationSummary = { ...HAIKU, model: "gpt-4.1" };
@@ -485,6 +642,7 @@ describe("the model picker", () => {
       { seq: 0, role: "user", content: "Write a haiku" },
       { seq: 1, role: "assistant", content: "Functions wake" },
     ],
+    earlier: null,
   });
 
   function picker(): HTMLSelectElement | null {

@@ -86,6 +86,7 @@ const HANDLING: Record<string, Record<number, Handling>> = {
     403: SIGN_IN_AGAIN,
   },
   "GET /conversations/{id}": {
+    400: ["invalid", "a cursor no longer taken: the conversation is read again from its newest messages"],
     404: ["not-found", "'this conversation was not found', a link to a new chat; it leaves the list"],
     401: SIGN_IN_AGAIN,
     403: SIGN_IN_AGAIN,
@@ -112,6 +113,8 @@ const NOT_CALLED: Record<string, string> = {
 /** The `Retry-After` of an answer whose row says it carries one. */
 const RETRY_AFTER_S = 8;
 const ID = "0193a6c2e1f4a1b2c3d4e5f6a7b8";
+/** An `earlier` cursor (opaque to the app: sent back as given). */
+const EARLIER = "42";
 
 interface Sent {
   method: string;
@@ -141,7 +144,10 @@ const CALLERS: Record<string, Record<string, Caller>> = {
     "first page": (api) => api.listConversations("t0k"),
     "load more": (api) => api.listConversations("t0k", "eyJuZXh0IjoxfQ"),
   },
-  "GET /conversations/{id}": { open: (api) => api.getConversation("t0k", ID) },
+  "GET /conversations/{id}": {
+    open: (api) => api.getConversation("t0k", ID),
+    "show earlier": (api) => api.getConversation("t0k", ID, { before: EARLIER }),
+  },
   "PATCH /conversations/{id}": { rename: (api) => api.renameConversation("t0k", ID, "A new title") },
   "DELETE /conversations/{id}": { delete: (api) => api.deleteConversation("t0k", ID) },
 };
@@ -183,6 +189,8 @@ async function call({ route, status, how, row }: Case) {
   // The request is the route's: its method and path, a template filled with the id.
   const [method, path] = route.split(" ");
   expect(sent.map((s) => [s.method, s.url.pathname])).toEqual([[method, path!.replace("{id}", ID)]]);
+  // Older messages are asked for with the cursor the API gave, as `before`.
+  if (how === "show earlier") expect(sent[0]!.url.searchParams.get("before")).toBe(EARLIER);
   return outcome;
 }
 
@@ -223,7 +231,9 @@ describe("docs/api.md as the web app reads it", () => {
     } else if (route === "GET /conversations") {
       expect(result).toEqual({ conversations: body.conversations, next: null });
     } else if (route === "GET /conversations/{id}") {
-      expect(result).toEqual({ conversation: body.conversation, messages: body.messages });
+      // `earlier` is always there: a cursor, or null when no older messages remain.
+      expect(body).toHaveProperty("earlier");
+      expect(result).toEqual({ conversation: body.conversation, messages: body.messages, earlier: body.earlier });
     } else if (route === "PATCH /conversations/{id}") {
       expect(result).toEqual(body.conversation);
     } else {

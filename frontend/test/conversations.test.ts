@@ -31,6 +31,7 @@ function opened(n: number, content = "hello"): OpenedConversation {
       { seq: 0, role: "user", content },
       { seq: 1, role: "assistant", content: "answer" },
     ],
+    earlier: null,
   };
 }
 
@@ -81,6 +82,18 @@ describe("the cache", () => {
     saveCache(localStorage, "alice", { list: [summary(1)], opened: [opened(1)] });
     expect(loadCache(localStorage, "alice")).toEqual({ list: [summary(1)], opened: [opened(1)] });
     expect(loadCache(localStorage, "bob")).toEqual({ list: [], opened: [] });
+  });
+
+  it("keeps the cursor of a conversation's older messages", () => {
+    const paged = { ...opened(1), earlier: "c/0" };
+    saveCache(localStorage, "alice", { list: [], opened: [paged, opened(2)] });
+    expect(loadCache(localStorage, "alice").opened).toEqual([paged, opened(2)]);
+  });
+
+  it("loads a conversation cached by the app before `earlier` as having no older messages", () => {
+    const { earlier: _none, ...older } = opened(1);
+    localStorage.setItem(cacheKey("alice"), JSON.stringify({ list: [summary(1)], opened: [older, { ...opened(2), earlier: 5 }] }));
+    expect(loadCache(localStorage, "alice").opened).toEqual([opened(1), opened(2)]);
   });
 
   it("ignores malformed data", () => {

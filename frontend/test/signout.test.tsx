@@ -51,7 +51,7 @@ function fakeApi(logout: Api["logout"]): Api {
     login: vi.fn(async () => ALICE),
     logout: vi.fn(logout),
     listConversations: vi.fn(async () => PAGE),
-    getConversation: vi.fn(async () => ({ conversation: CONVERSATION, messages: [] })),
+    getConversation: vi.fn(async () => ({ conversation: CONVERSATION, messages: [], earlier: null })),
     renameConversation: vi.fn(async () => CONVERSATION),
     deleteConversation: vi.fn(async () => {}),
   };

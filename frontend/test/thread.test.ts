@@ -1,7 +1,7 @@
 // The streaming state: a thread's messages as the frames of an answer come in.
 import { describe, expect, it } from "vitest";
 
-import { ApiError, type ConversationSummary } from "../src/api";
+import { ApiError, type ConversationSummary, type StoredMessage } from "../src/api";
 import type { StartedFrame } from "../src/socket";
 import {
   EMPTY_THREAD,
@@ -39,6 +39,7 @@ const LOADED = run(EMPTY_THREAD, {
     { seq: 2, role: "user", content: "Haiku?" },
     { seq: 3, role: "assistant", content: "Functions wake" },
   ],
+  earlier: null,
 });
 
 const brief = (t: Thread) => t.messages.map((m) => `${m.role[0]}${m.seq ?? "?"}:${m.content}`);
@@ -155,7 +156,7 @@ describe("regenerate and edit", () => {
 describe("loading", () => {
   it("does not replace an answer streaming in with what the server had before", () => {
     const t = run(LOADED, { type: "ask", request: "r2", ask: { action: "regenerate", conversation: CONVERSATION.id } });
-    const loaded = run(t, { type: "loaded", conversation: { ...CONVERSATION, title: "Renamed" }, messages: [] });
+    const loaded = run(t, { type: "loaded", conversation: { ...CONVERSATION, title: "Renamed" }, messages: [], earlier: null });
     expect(loaded.messages).toEqual(t.messages);
     expect(loaded.conversation?.title).toBe("Renamed");
   });
@@ -169,9 +170,9 @@ describe("loading", () => {
       { type: "delta", request: "r2", text: "Yes" },
       { type: "done", request: "r2", stopped: false },
     );
-    const stale = run(t, { type: "loaded", conversation: CONVERSATION, messages: [], asks });
+    const stale = run(t, { type: "loaded", conversation: CONVERSATION, messages: [], earlier: null, asks });
     expect(stale.messages).toEqual(t.messages);
-    const fresh = run(t, { type: "loaded", conversation: CONVERSATION, messages: [], asks: t.asks });
+    const fresh = run(t, { type: "loaded", conversation: CONVERSATION, messages: [], earlier: null, asks: t.asks });
     expect(fresh.messages).toEqual([]);
   });
 
@@ -183,6 +184,108 @@ describe("loading", () => {
     const cached = run(LOADED, { type: "loading" }, { type: "load-failed", error: new ApiError("network", "offline") });
     expect(cached.load).toBe("ready");
     expect(cached.messages).toEqual(LOADED.messages);
+  });
+});
+
+describe("older messages", () => {
+  const msg = (seq: number, content = `m${seq}`): StoredMessage => ({
+    seq,
+    role: seq % 2 === 0 ? "user" : "assistant",
+    content,
+  });
+  const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => msg(from + i));
+  /** The newest page: 4..7, with older messages before it. */
+  const NEWEST = run(EMPTY_THREAD, { type: "loaded", conversation: CONVERSATION, messages: range(4, 8), earlier: "4" });
+  const seqs = (t: Thread) => t.messages.map((m) => m.seq);
+
+  it("a new chat has none; the newest page says whether there are", () => {
+    expect([EMPTY_THREAD.earlier, EMPTY_THREAD.earlierLoad]).toEqual([null, "idle"]);
+    expect([NEWEST.earlier, NEWEST.earlierLoad]).toEqual(["4", "idle"]);
+    expect(LOADED.earlier).toBeNull();
+  });
+
+  it("are added before those shown, each once, with the cursor of those before them", () => {
+    const loading = run(NEWEST, { type: "earlier-loading", before: "4" });
+    expect(loading.earlierLoad).toBe("loading");
+    // The page read overlaps what is shown (5 and 4 again): those are not added twice.
+    const t = run(loading, {
+      type: "earlier-loaded",
+      before: "4",
+      messages: range(1, 6),
+      earlier: "1",
+    });
+    expect(seqs(t)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect([t.earlier, t.earlierLoad]).toEqual(["1", "idle"]);
+    // The first page: a system message (not shown), and the first of the conversation.
+    const all = run(t, { type: "earlier-loading", before: "1" }, {
+      type: "earlier-loaded",
+      before: "1",
+      messages: [{ seq: 0, role: "system", content: "You are terse." }, msg(1, "again")],
+      earlier: null,
+    });
+    expect(seqs(all)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(all.messages[0]!.content).toBe("m1");
+    expect([all.earlier, all.earlierLoad]).toEqual([null, "idle"]);
+  });
+
+  it("read with a cursor the thread no longer has, they are left out", () => {
+    const reread = run(NEWEST, { type: "earlier-loading", before: "4" }, {
+      type: "loaded",
+      conversation: CONVERSATION,
+      messages: range(6, 10),
+      earlier: "6",
+      fresh: true,
+    });
+    expect(reread.earlierLoad).toBe("idle");
+    expect(run(reread, { type: "earlier-loaded", before: "4", messages: range(0, 4), earlier: null })).toBe(reread);
+    expect(run(reread, { type: "earlier-failed", before: "4", error: new ApiError("network", "offline") })).toBe(reread);
+  });
+
+  it("a failure is kept to be shown by the button; a refused cursor is not (the newest are read again)", () => {
+    const offline = run(NEWEST, { type: "earlier-loading", before: "4" }, { type: "earlier-failed", before: "4", error: new ApiError("network", "offline") });
+    expect(offline.earlierLoad).toBeInstanceOf(ApiError);
+    expect(seqs(offline)).toEqual(seqs(NEWEST));
+    expect(run(offline, { type: "earlier-loading", before: "4" }).earlierLoad).toBe("loading"); // again
+    const refused = run(NEWEST, { type: "earlier-loading", before: "4" }, {
+      type: "earlier-failed",
+      before: "4",
+      error: new ApiError("invalid", "'before' is not one this API gave", 400),
+    });
+    expect(refused.earlierLoad).toBe("idle");
+  });
+
+  it("edits and regenerate still find messages by seq once older ones are added", () => {
+    const t = run(NEWEST, { type: "earlier-loaded", before: "4", messages: range(0, 4), earlier: null });
+    const edited = run(t, { type: "ask", request: "r1", ask: { action: "send", conversation: CONVERSATION.id, edit: 2, content: "Again" } });
+    expect(brief(edited)).toEqual(["u0:m0", "a1:m1", "u?:Again"]);
+    const regenerated = run(t, { type: "ask", request: "r2", ask: { action: "regenerate", conversation: CONVERSATION.id } });
+    expect(seqs(regenerated)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(canEdit(t, t.messages[0]!)).toBe(true);
+  });
+
+  describe("the newest page read again", () => {
+    const SHOWN = run(NEWEST, { type: "earlier-loaded", before: "4", messages: range(2, 4), earlier: "2" });
+
+    it("keeps the older messages shown, and their cursor, when only newer ones came since", () => {
+      const same = run(SHOWN, { type: "loaded", conversation: CONVERSATION, messages: range(4, 8), earlier: "4" });
+      expect(seqs(same)).toEqual([2, 3, 4, 5, 6, 7]);
+      expect(same.earlier).toBe("2");
+      const newer = run(SHOWN, { type: "loaded", conversation: CONVERSATION, messages: range(5, 10), earlier: "5" });
+      expect(seqs(newer)).toEqual([2, 3, 4, 5, 6, 7, 8, 9]);
+      expect(newer.earlier).toBe("2");
+    });
+
+    it("replaces them all when what is shown changed (edited or regenerated elsewhere), or when fresh", () => {
+      const regenerated = [...range(4, 7), msg(7, "another answer")];
+      const changed = run(SHOWN, { type: "loaded", conversation: CONVERSATION, messages: regenerated, earlier: "4" });
+      expect(brief(changed)).toEqual(["u4:m4", "a5:m5", "u6:m6", "a7:another answer"]);
+      expect(changed.earlier).toBe("4");
+      const edited = run(SHOWN, { type: "loaded", conversation: CONVERSATION, messages: [msg(4, "edited")], earlier: "4" });
+      expect(brief(edited)).toEqual(["u4:edited"]);
+      const fresh = run(SHOWN, { type: "loaded", conversation: CONVERSATION, messages: range(4, 8), earlier: "4", fresh: true });
+      expect(seqs(fresh)).toEqual([4, 5, 6, 7]);
+      expect(fresh.earlier).toBe("4");
+    });
   });
 });
 

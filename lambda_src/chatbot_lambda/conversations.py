@@ -418,11 +418,12 @@ def messages_page(
     user: str,
     conversation_id: str,
     before: int | None = None,
-    budget_bytes: int = PAGE_BYTES,
+    budget_bytes: int | None = None,
 ) -> tuple[list[Message], int | None]:
     """The newest messages (those before seq ``before``, if given) that fit in
-    ``budget_bytes`` of answer (at least one), oldest first, and the seq to ask for the ones
-    before them, or None when there are none. Read newest first, no further than needed."""
+    ``budget_bytes`` (default PAGE_BYTES) of answer (at least one), oldest first, and the
+    seq to ask for the ones before them, or None when there are none. Read newest first, no
+    further than needed."""
     if not is_id(conversation_id):
         return [], None
     newest_first = _message_items(
@@ -434,11 +435,12 @@ def messages_page(
         newest_first=True,
         page_items=_CONTEXT_PAGE_ITEMS,
     )
+    budget = PAGE_BYTES if budget_bytes is None else budget_bytes
     chosen: list[Message] = []
     used = 0
     for message in _joined(newest_first):
         used += page_bytes(message)
-        if chosen and used > budget_bytes:
+        if chosen and used > budget:
             chosen.reverse()
             return chosen, chosen[0].seq
         chosen.append(message)

@@ -15,7 +15,7 @@ from chatbot_deploy import app_spec
 from chatbot_deploy.local import emulator
 from tests.browser.conftest import DESKTOP, answers, send, sign_in
 from tests.support.fake_openai import FakeOpenAI, stream_piece, stream_text
-from tests.support.local_app import LocalApp
+from tests.support.local_app import USERNAME, LocalApp
 
 pytestmark = pytest.mark.browser
 
@@ -267,3 +267,36 @@ def test_another_users_conversation_is_not_found(
         assert "secret" not in other.content()
     finally:
         other_context.close()
+
+
+def test_a_long_conversation_shows_earlier_messages_on_asking(
+    page: Any, web_app: LocalApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server answers a long conversation a page at a time (docs/api.md); the app shows
+    the newest page and, on asking, the ones before it, until the first message."""
+    from chatbot_lambda import conversations
+
+    texts = [f"message number {n:02d}" for n in range(30)]
+    one = conversations.page_bytes(conversations.Message(29, "assistant", texts[-1]))
+    monkeypatch.setattr(conversations, "PAGE_BYTES", one * 12)  # 12 messages a page
+    db, table = web_app.aws.dynamodb, web_app.aws.names.table("conversations")
+    made = conversations.create(db, table, USERNAME, model="test-model", title="A long one")
+    for index, text in enumerate(texts):
+        role = "user" if index % 2 == 0 else "assistant"
+        made, _ = conversations.append(db, table, USERNAME, made, role, text)
+
+    sign_in(page)
+    nav(page).get_by_role("link", name="A long one").click()
+    shown = page.locator("article.msg-user, article.msg-assistant")
+    expect(shown).to_have_count(12)
+    expect(shown.last).to_have_text(texts[-1])
+    earlier = page.get_by_role("button", name="Show earlier messages")
+    earlier.click()
+    expect(shown).to_have_count(24)
+    expect(shown.first).to_have_text(texts[6])
+    earlier.click()
+    expect(shown).to_have_text(texts)  # all of them, in order, each once
+    expect(earlier).to_have_count(0)  # nothing is left before the first
+    # And the conversation goes on from its newest message.
+    send(page, "one more")
+    expect(answers(page).last).to_have_text("echo: one more")
