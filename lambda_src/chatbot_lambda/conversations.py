@@ -46,6 +46,9 @@ ACTIVITY_INDEX = "by-activity"
 ACTIVITY_ATTRIBUTE = "updated_at"
 REVISION_ATTRIBUTE = "revision"
 EXPIRES_ATTRIBUTE = "expires_at"
+# A stop handled before its answer started (request_stop): kept this long for the answer.
+EARLY_STOP_ATTRIBUTE = "early_stop"
+EARLY_STOP_S = 60
 
 CONVERSATION_PREFIX = "c#"
 MESSAGE_PREFIX = "m#"
@@ -652,17 +655,23 @@ def start_stream(
 ) -> None:
     """Record an answer as running until :func:`end_stream` (or ``expires_at``, epoch s, if
     the function dies). :class:`AlreadyStreaming` if this request id runs on this
-    connection, :class:`TooManyStreams` if the user has MAX_STREAMS running."""
+    connection, :class:`TooManyStreams` if the user has MAX_STREAMS running. A stop that
+    came first (:func:`request_stop`) is kept: the answer starts stopped."""
     current = time.time() if now is None else now
     key = _stream_key(user, connection_id, request_id)
-    running = list(
+    records = list(
         _query_pages(
             dynamodb,
             TableName=table,
             KeyConditionExpression="#u = :u AND begins_with(#id, :s)",
             FilterExpression="#e > :now",  # DynamoDB's TTL removes items late: ignore those
-            ProjectionExpression="#id",
-            ExpressionAttributeNames={"#u": KEY, "#id": RANGE_KEY, "#e": EXPIRES_ATTRIBUTE},
+            ProjectionExpression="#id, #early",
+            ExpressionAttributeNames={
+                "#u": KEY,
+                "#id": RANGE_KEY,
+                "#e": EXPIRES_ATTRIBUTE,
+                "#early": EARLY_STOP_ATTRIBUTE,
+            },
             ExpressionAttributeValues={
                 ":u": {"S": user},
                 ":s": {"S": STREAM_PREFIX},
@@ -671,34 +680,80 @@ def start_stream(
             ConsistentRead=True,
         )
     )
+    running = [item for item in records if EARLY_STOP_ATTRIBUTE not in item]
     if any(item[RANGE_KEY] == key[RANGE_KEY] for item in running):
         raise AlreadyStreaming(request_id)
     if len(running) >= MAX_STREAMS:
         raise TooManyStreams(user)
+    stopped_early = any(item[RANGE_KEY] == key[RANGE_KEY] for item in records)
+    # Not running, or expired (a function that died), or, once a stop came first, that stop.
+    if _put_running(dynamodb, table, key, expires_at, current, stop=stopped_early):
+        return
+    # A stop came between the read and the write: the answer starts stopped; anything else
+    # there is this request id running.
+    if not _put_running(dynamodb, table, key, expires_at, current, stop=True):
+        raise AlreadyStreaming(request_id)
+
+
+def _put_running(
+    dynamodb: Any, table: str, key: dict[str, Any], expires_at: int, now: float, *, stop: bool
+) -> bool:
+    """Write the running-answer record where there is none, or an expired one, or (with
+    ``stop``) a stop that came before it; False if something else is there."""
+    condition = "attribute_not_exists(#id) OR #e <= :now"
+    names = {"#id": RANGE_KEY, "#e": EXPIRES_ATTRIBUTE}
+    if stop:
+        condition += " OR attribute_exists(#early)"
+        names["#early"] = EARLY_STOP_ATTRIBUTE
+    try:
+        dynamodb.put_item(
+            TableName=table,
+            Item={**key, "stop": {"BOOL": stop}, EXPIRES_ATTRIBUTE: {"N": str(expires_at)}},
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={":now": {"N": str(int(now))}},
+        )
+    except Exception as exc:
+        if _condition_failed(dynamodb, exc):
+            return False
+        raise
+    return True
+
+
+def request_stop(dynamodb: Any, table: str, user: str, connection_id: str, request_id: str) -> bool:
+    """Ask a running answer to stop; False if it is not running.
+
+    Each WebSocket message is its own invocation, so a stop sent right after its answer can
+    be handled before the answer has started. Then it is kept for EARLY_STOP_S, and the
+    answer, if it comes, starts stopped (:func:`start_stream`)."""
+    key = _stream_key(user, connection_id, request_id)
+    if _set_stop(dynamodb, table, key):
+        return True
     try:
         dynamodb.put_item(
             TableName=table,
             Item={
                 **key,
-                "stop": {"BOOL": False},
-                EXPIRES_ATTRIBUTE: {"N": str(expires_at)},
+                "stop": {"BOOL": True},
+                EARLY_STOP_ATTRIBUTE: {"BOOL": True},
+                EXPIRES_ATTRIBUTE: {"N": str(int(time.time()) + EARLY_STOP_S)},
             },
-            ConditionExpression="attribute_not_exists(#id) OR #e <= :now",
-            ExpressionAttributeNames={"#id": RANGE_KEY, "#e": EXPIRES_ATTRIBUTE},
-            ExpressionAttributeValues={":now": {"N": str(int(current))}},
+            ConditionExpression="attribute_not_exists(#id)",
+            ExpressionAttributeNames={"#id": RANGE_KEY},
         )
     except Exception as exc:
-        if _condition_failed(dynamodb, exc):  # started meanwhile by the same request id
-            raise AlreadyStreaming(request_id) from None
-        raise
+        if not _condition_failed(dynamodb, exc):
+            raise
+        return _set_stop(dynamodb, table, key)  # it started between the two writes
+    return False
 
 
-def request_stop(dynamodb: Any, table: str, user: str, connection_id: str, request_id: str) -> bool:
-    """Ask a running answer to stop; False (nothing written) if it is not running."""
+def _set_stop(dynamodb: Any, table: str, key: dict[str, Any]) -> bool:
+    """Set the stop flag of a record that is there; False (nothing written) if none is."""
     try:
         dynamodb.update_item(
             TableName=table,
-            Key=_stream_key(user, connection_id, request_id),
+            Key=key,
             UpdateExpression="SET #s = :t",
             ConditionExpression="attribute_exists(#id)",
             ExpressionAttributeNames={"#s": "stop", "#id": RANGE_KEY},

@@ -438,8 +438,7 @@ def test_expired_records_are_not_counted(db):
 
 def test_stop_flags(db):
     later = int(time.time()) + 300
-    assert conversations.request_stop(db, TABLE, ALICE, "conn", "r1") is False  # not running
-    assert not [item for item in items(db) if item["id"]["S"].startswith("s#")]  # nothing made
+    assert conversations.request_stop(db, TABLE, ALICE, "conn", "r0") is False  # not running
     conversations.start_stream(db, TABLE, ALICE, "conn", "r1", expires_at=later)
     assert conversations.stop_requested(db, TABLE, ALICE, "conn", "r1") is False
     assert conversations.request_stop(db, TABLE, BOB, "conn", "r1") is False  # not bob's
@@ -448,3 +447,62 @@ def test_stop_flags(db):
     assert conversations.stop_requested(db, TABLE, ALICE, "conn", "r1") is True
     conversations.end_stream(db, TABLE, ALICE, "conn", "r1")
     assert conversations.stop_requested(db, TABLE, ALICE, "conn", "r1") is False
+
+
+def _stream_records(db: Any) -> dict[str, dict[str, Any]]:
+    return {item["id"]["S"]: item for item in items(db) if item["id"]["S"].startswith("s#")}
+
+
+def test_a_stop_that_comes_before_its_answer_stops_it_when_it_starts(db):
+    """Each socket message is its own invocation: a stop sent just after its `send` can be
+    handled first. It is kept (a minute), and the answer starts stopped."""
+    later = int(time.time()) + 300
+    assert conversations.request_stop(db, TABLE, ALICE, "conn", "r1") is False
+    kept = _stream_records(db)["s#conn#r1"]
+    assert kept["stop"] == {"BOOL": True} and kept["early_stop"] == {"BOOL": True}
+    assert int(kept["expires_at"]["N"]) <= time.time() + conversations.EARLY_STOP_S
+    assert conversations.request_stop(db, TABLE, ALICE, "conn", "r1") is True  # said twice
+    conversations.start_stream(db, TABLE, ALICE, "conn", "r1", expires_at=later)
+    assert conversations.stop_requested(db, TABLE, ALICE, "conn", "r1") is True
+    started = _stream_records(db)["s#conn#r1"]
+    assert "early_stop" not in started and started["expires_at"]["N"] == str(later)
+    with pytest.raises(conversations.AlreadyStreaming):  # now it runs
+        conversations.start_stream(db, TABLE, ALICE, "conn", "r1", expires_at=later)
+    # Only that request of that connection of that user.
+    conversations.start_stream(db, TABLE, ALICE, "conn", "r2", expires_at=later)
+    assert conversations.stop_requested(db, TABLE, ALICE, "conn", "r2") is False
+
+
+def test_stops_that_came_first_are_not_running_answers(db):
+    later = int(time.time()) + 300
+    for n in range(5):
+        conversations.request_stop(db, TABLE, ALICE, "conn", f"stopped{n}")
+    for n in range(conversations.MAX_STREAMS):  # not counted against the limit
+        conversations.start_stream(db, TABLE, ALICE, "conn", f"r{n}", expires_at=later)
+    with pytest.raises(conversations.TooManyStreams):
+        conversations.start_stream(db, TABLE, ALICE, "conn", "one-more", expires_at=later)
+
+
+def test_an_expired_early_stop_stops_nothing(db):
+    later = int(time.time()) + 300
+    conversations.request_stop(db, TABLE, ALICE, "conn", "r1")
+    future = time.time() + conversations.EARLY_STOP_S + 1
+    conversations.start_stream(db, TABLE, ALICE, "conn", "r1", expires_at=later, now=future)
+    assert conversations.stop_requested(db, TABLE, ALICE, "conn", "r1") is False
+
+
+def test_a_stop_between_the_read_and_the_write_still_stops(db, monkeypatch):
+    """The stop lands after start_stream read the records and before it wrote its own."""
+    later = int(time.time()) + 300
+    real_put = db.put_item
+    landed: list[bool] = []
+
+    def put_after_a_stop(**request: Any) -> Any:
+        if not landed and "early_stop" not in request["Item"]:
+            landed.append(conversations.request_stop(db, TABLE, ALICE, "conn", "r1"))
+        return real_put(**request)
+
+    monkeypatch.setattr(db, "put_item", put_after_a_stop)
+    conversations.start_stream(db, TABLE, ALICE, "conn", "r1", expires_at=later)
+    assert landed == [False]  # it came first
+    assert conversations.stop_requested(db, TABLE, ALICE, "conn", "r1") is True

@@ -409,6 +409,21 @@ def test_stop_while_the_model_is_silent_still_closes_at_once(aws, frames, fake_o
     assert stored(aws, conversation) == [(0, "user", "[[chunks:2x30]]")]  # no text: no answer
 
 
+def test_a_stop_handled_before_its_answer_starts_stops_it(aws, frames, fake_openai):
+    """The stop's invocation ran first (each message is its own): the answer still stops,
+    as soon as it starts, and what it stored is kept."""
+    first = len(fake_openai.streams)
+    call({"action": "stop", "request": "r1"})
+    assert frames.of("r1") == []  # nothing to say yet
+    started = time.monotonic()
+    call(send("r1", "[[chunks:40x0.2]]"))
+    assert time.monotonic() - started < 3  # not the 8 s of the whole answer
+    assert frames.wait("r1", "done")["stopped"] is True
+    assert fake_openai.wait_for_stream(first).client_closed.wait(5)
+    conversation = frames.of("r1", "started")[0]["conversation"]["id"]
+    assert stored(aws, conversation)[0] == (0, "user", "[[chunks:40x0.2]]")
+
+
 def test_stop_of_a_request_that_is_not_streaming_is_ignored(aws, frames):
     call({"action": "stop", "request": "nothing-running"})
     call(send("r1", "hi"))
