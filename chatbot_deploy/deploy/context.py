@@ -56,7 +56,9 @@ class DeployContext:
         # but then the steps would wait on each other for them).
         for service in SERVICES:
             aws.client(service)
-        single_try = {"apigatewayv2": aws.client("apigatewayv2", SINGLE_TRY)}
+        single_try = {
+            service: aws.client(service, SINGLE_TRY) for service in ("apigatewayv2", "cloudfront")
+        }
         return cls(
             aws=aws,
             names=names,

@@ -10,6 +10,10 @@ moto 5.2 has no deployments either (CreateDeployment, GetDeployment(s)): its ser
 a plain 404 with no AWS error code, its stages serve the API as it is. Against such an
 emulator there is nothing to deploy (`lacks_deployments`).
 
+moto 5.2's server answers CloudFront's response headers policy calls with a 500 or a bare
+404: the distribution then goes without one (`headers_policy.py`). Every such first call
+goes through `probe`, which tries once against an emulator.
+
 (moto also lacks UpdateStage; nothing here answers it: the tests do, see
 tests/deploy/test_pitfalls.py. In-process moto's own answers come from an AWS endpoint, so
 none of this applies there: tests/deploy/conftest.py gives it deployments.)
@@ -33,6 +37,14 @@ def is_emulator(client: Any) -> bool:
     return not host.endswith(AWS_HOST_SUFFIXES)
 
 
+def probe(ctx: DeployContext, service: str) -> Any:
+    """The client for a call an emulator may lack: against an emulator, one that tries once
+    (moto's server answers a missing call with a 500, which botocore would retry for ~20 s);
+    against AWS, the usual one with its retries."""
+    client = ctx.client(service)
+    return ctx.single_try.get(service, client) if is_emulator(client) else client
+
+
 def _unimplemented(exc: botocore.exceptions.ClientError) -> bool:
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     # A 404 whose code is the bare status: no AWS error body (an unknown URL), never what
@@ -46,11 +58,8 @@ def get_authorizers(ctx: DeployContext, api_id: str) -> list[dict[str, Any]]:
     through the routes that use them (enough for ours: it is attached to a route as soon as
     it exists, and a run killed in between makes a new one the next run finds by name)."""
     client = ctx.client("apigatewayv2")
-    emulated = is_emulator(client)
-    # Against an emulator, one try: it answers a missing call with a 500, not worth retrying.
-    probe = ctx.single_try.get("apigatewayv2", client) if emulated else client
     try:
-        return list(probe.get_authorizers(ApiId=api_id)["Items"])
+        return list(probe(ctx, "apigatewayv2").get_authorizers(ApiId=api_id)["Items"])
     except (NotImplementedError, botocore.exceptions.ClientError) as exc:
         if not lacks_call(client, exc):
             raise
@@ -68,9 +77,8 @@ def lacks_deployments(ctx: DeployContext, api_id: str) -> bool:
     client = ctx.client("apigatewayv2")
     if not is_emulator(client):
         return False
-    probe = ctx.single_try.get("apigatewayv2", client)
     try:
-        probe.get_deployments(ApiId=api_id)
+        probe(ctx, "apigatewayv2").get_deployments(ApiId=api_id)
     except (NotImplementedError, botocore.exceptions.ClientError) as exc:
         if lacks_call(client, exc):
             return True

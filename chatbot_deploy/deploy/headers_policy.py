@@ -55,7 +55,7 @@ def desired_config(ctx: DeployContext, dist: Path) -> dict[str, Any]:
 
 def find_policies(ctx: DeployContext) -> list[dict[str, Any]]:
     """The stack's policies: {"Id", "ResponseHeadersPolicyConfig", ...}."""
-    client = ctx.client("cloudfront")
+    client = emulators.probe(ctx, "cloudfront")  # an emulator may lack the call: try once
     name = ctx.names.headers_policy(ctx.region)
     found: list[dict[str, Any]] = []
     marker: str | None = None

@@ -3,13 +3,21 @@ error is raised as it is."""
 
 from __future__ import annotations
 
+import http.server
+import threading
+from collections.abc import Iterator
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar, cast
 
+import boto3
 import botocore.exceptions
 import pytest
+from botocore.config import Config
 
-from chatbot_deploy.deploy import emulators
+from chatbot_deploy import aws
+from chatbot_deploy.deploy import emulators, headers_policy
+from chatbot_deploy.deploy.context import SINGLE_TRY
+from chatbot_deploy.names import StackNames
 
 
 class FakeApiGateway:
@@ -62,3 +70,65 @@ def test_the_same_500_from_aws_is_raised(endpoint):
     client = FakeApiGateway(endpoint, server_error())
     with pytest.raises(botocore.exceptions.ClientError, match="InternalFailure"):
         emulators.get_authorizers(ctx_with(client), "api1")
+
+
+class _Answers500(http.server.BaseHTTPRequestHandler):
+    """Every request: a 500 with no AWS error body, as moto 5.2's server answers CloudFront's
+    response headers policy calls."""
+
+    seen: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.seen.append(self.path)
+        self.send_response(500)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def server_of_500s() -> Iterator[str]:
+    _Answers500.seen = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Answers500)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def _cloudfront(endpoint: str, config: Config) -> Any:
+    return boto3.client(
+        "cloudfront",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=config,
+    )
+
+
+def test_a_call_the_emulator_lacks_is_tried_once(server_of_500s):
+    """Against moto's server, the headers policy's first call is made once, not retried for
+    ~20 s as botocore retries a 500 from AWS, and the distribution goes without one."""
+    usual = _cloudfront(server_of_500s, aws.RETRY_CONFIG)
+    ctx = SimpleNamespace(
+        client=lambda _service: usual,
+        single_try={"cloudfront": _cloudfront(server_of_500s, SINGLE_TRY)},
+        names=StackNames("t"),
+        region="us-east-1",
+    )
+    assert headers_policy.HeadersPolicy().find(cast(Any, ctx)) == []
+    assert len(_Answers500.seen) == 1
+    assert emulators.probe(cast(Any, ctx), "cloudfront") is ctx.single_try["cloudfront"]
+
+
+def test_against_aws_the_usual_client_keeps_its_retries():
+    usual = FakeApiGateway("https://cloudfront.amazonaws.com", server_error())
+    ctx = SimpleNamespace(client=lambda _service: usual, single_try={"cloudfront": object()})
+    assert emulators.probe(cast(Any, ctx), "cloudfront") is usual
