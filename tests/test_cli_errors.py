@@ -10,7 +10,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from chatbot_deploy.deploy import table
 from chatbot_deploy.names import StackNames
 from chatbot_lambda import users
 from tests.cli_run import REGION, MotoServer, moto_server
+from tests.support.local_server import serving
 
 __all__ = ["moto_server"]
 
@@ -49,14 +49,8 @@ class Endpoints:
 
 @pytest.fixture(scope="module")
 def not_aws() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(http.server.SimpleHTTPRequestHandler) as url:
+        yield url.removeprefix("http://")
 
 
 def closed_port() -> int:
@@ -242,12 +236,5 @@ def test_a_connection_failure_is_tried_twice_throttling_keeps_its_retries(
 ) -> None:
     closed = f"http://127.0.0.1:{closed_port()}"
     assert _attempts(monkeypatch, closed, max_attempts=10) == aws.CONNECT_ATTEMPTS == 2
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Throttling)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
+    with serving(Throttling) as url:
         assert _attempts(monkeypatch, url, max_attempts=3) == 3 == Throttling.calls
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -4,7 +4,6 @@ error is raised as it is."""
 from __future__ import annotations
 
 import http.server
-import threading
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any, ClassVar, cast
@@ -18,6 +17,7 @@ from chatbot_deploy import aws
 from chatbot_deploy.deploy import emulators, headers_policy
 from chatbot_deploy.deploy.context import SINGLE_TRY
 from chatbot_deploy.names import StackNames
+from tests.support.local_server import serving
 
 
 class FakeApiGateway:
@@ -91,15 +91,8 @@ class _Answers500(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def server_of_500s() -> Iterator[str]:
     _Answers500.seen = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Answers500)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serving(_Answers500) as url:
+        yield url
 
 
 def _cloudfront(endpoint: str, config: Config) -> Any:
