@@ -34,7 +34,7 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -415,6 +415,48 @@ def page_bytes(message: Message) -> int:
     return len(json.dumps(body)) + 1  # and a comma
 
 
+def _text_chars(message: Message) -> int:
+    return len(message.content)
+
+
+def _newest_first(
+    dynamodb: Any, table: str, user: str, conversation_id: str, below_seq: int | None = None
+) -> Iterator[Message]:
+    """The conversation's messages (those before seq ``below_seq``, if given), newest first,
+    read a page at a time and no further than used."""
+    items = _message_items(
+        dynamodb,
+        table,
+        user,
+        conversation_id,
+        below_seq=below_seq,
+        newest_first=True,
+        page_items=_CONTEXT_PAGE_ITEMS,
+    )
+    return _joined(items)
+
+
+def _fitting(
+    newest_first: Iterable[Message],
+    budget: int,
+    size: Callable[[Message], int],
+    *,
+    at_least_one: bool = False,
+) -> tuple[list[Message], bool]:
+    """The newest messages whose sizes fit in ``budget`` together (with ``at_least_one``, the
+    newest even if it alone does not), oldest first, and whether an older one was left out."""
+    chosen: list[Message] = []
+    used = 0
+    for message in newest_first:
+        used += size(message)
+        if used > budget and (chosen or not at_least_one):
+            chosen.reverse()
+            return chosen, True
+        chosen.append(message)
+    chosen.reverse()
+    return chosen, False
+
+
 def messages_page(
     dynamodb: Any,
     table: str,
@@ -425,30 +467,16 @@ def messages_page(
 ) -> tuple[list[Message], int | None]:
     """The newest messages (those before seq ``before``, if given) that fit in
     ``budget_bytes`` (default PAGE_BYTES) of answer (at least one), oldest first, and the
-    seq to ask for the ones before them, or None when there are none. Read newest first, no
-    further than needed."""
+    seq to ask for the ones before them, or None when there are none."""
     if not is_id(conversation_id):
         return [], None
-    newest_first = _message_items(
-        dynamodb,
-        table,
-        user,
-        conversation_id,
-        below_seq=before,
-        newest_first=True,
-        page_items=_CONTEXT_PAGE_ITEMS,
+    chosen, more = _fitting(
+        _newest_first(dynamodb, table, user, conversation_id, before),
+        PAGE_BYTES if budget_bytes is None else budget_bytes,
+        page_bytes,
+        at_least_one=True,
     )
-    budget = PAGE_BYTES if budget_bytes is None else budget_bytes
-    chosen: list[Message] = []
-    used = 0
-    for message in _joined(newest_first):
-        used += page_bytes(message)
-        if chosen and used > budget:
-            chosen.reverse()
-            return chosen, chosen[0].seq
-        chosen.append(message)
-    chosen.reverse()
-    return chosen, None
+    return chosen, chosen[0].seq if more else None
 
 
 def context(
@@ -459,33 +487,17 @@ def context(
     budget_chars: int = validation.MAX_TOTAL_CHARS,
 ) -> list[Message]:
     """The newest messages whose texts fit in ``budget_chars`` together, oldest first: what
-    the model is given. Read newest first, and no further than needed."""
+    the model is given."""
     if not is_id(conversation_id):
         return []
-    newest_first = _message_items(
-        dynamodb,
-        table,
-        user,
-        conversation_id,
-        newest_first=True,
-        page_items=_CONTEXT_PAGE_ITEMS,
-    )
-    return newest_within(_joined(newest_first), budget_chars)
+    return newest_within(_newest_first(dynamodb, table, user, conversation_id), budget_chars)
 
 
 def newest_within(
     newest_first: Iterable[Message], budget_chars: int = validation.MAX_TOTAL_CHARS
 ) -> list[Message]:
     """The newest messages whose texts fit in ``budget_chars`` together, oldest first."""
-    chosen: list[Message] = []
-    used = 0
-    for message in newest_first:
-        used += len(message.content)
-        if used > budget_chars:
-            break
-        chosen.append(message)
-    chosen.reverse()
-    return chosen
+    return _fitting(newest_first, budget_chars, _text_chars)[0]
 
 
 def last_messages(
