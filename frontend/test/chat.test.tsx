@@ -16,6 +16,15 @@ import type { WebSocketLike } from "../src/socket";
 const ALICE = { token: "alice-token", username: "alice", expiresAt: Date.now() / 1000 + 3600 };
 const ID = "0193a6c2e1f4a1b2c3d4e5f6a7b8";
 const HAIKU: ConversationSummary = { id: ID, title: "Write a haiku", model: "m", created_at: 1, updated_at: 2 };
+/** HAIKU opened: its two messages, nothing before them. */
+const HAIKU_OPENED: OpenedConversation = {
+  conversation: HAIKU,
+  messages: [
+    { seq: 0, role: "user", content: "Write a haiku" },
+    { seq: 1, role: "assistant", content: "Functions wake" },
+  ],
+  earlier: null,
+};
 const OLDER: ConversationSummary = { id: "0193a6c2e1f4a1b2c3d4e5f6a7aa", title: "Older", model: "m", created_at: 0, updated_at: 0 };
 
 class FakeWebSocket implements WebSocketLike {
@@ -353,14 +362,7 @@ describe("when things go wrong", () => {
 });
 
 describe("conversations on the server", () => {
-  const opened: OpenedConversation = {
-    conversation: HAIKU,
-    messages: [
-      { seq: 0, role: "user", content: "Write a haiku" },
-      { seq: 1, role: "assistant", content: "Functions wake" },
-    ],
-    earlier: null,
-  };
+  const opened = HAIKU_OPENED;
 
   it("lists them, loads more, and opens one", async () => {
     const listConversations = vi.fn(async (_token: string, cursor?: string | null) =>
@@ -478,14 +480,7 @@ describe("conversations on the server", () => {
 });
 
 describe("older messages", () => {
-  const OLDEST: OpenedConversation = {
-    conversation: HAIKU,
-    messages: [
-      { seq: 0, role: "user", content: "Write a haiku" },
-      { seq: 1, role: "assistant", content: "Functions wake" },
-    ],
-    earlier: null,
-  };
+  const OLDEST = HAIKU_OPENED; // the first page: nothing before it
   const NEWEST: OpenedConversation = {
     conversation: HAIKU,
     messages: [
