@@ -792,9 +792,9 @@ def stop_connection(dynamodb: Any, table: str, user: str, connection_id: str) ->
         },
         ConsistentRead=True,
     )
-    prefix = f"{STREAM_PREFIX}{connection_id}#"
-    requests = [item[RANGE_KEY]["S"].removeprefix(prefix) for item in running]
-    return sum(request_stop(dynamodb, table, user, connection_id, r) for r in requests)
+    # Only the records there: a stop that came first is for an answer this connection will
+    # not send now (request_stop would write one for an answer that ended meanwhile).
+    return sum(_set_stop(dynamodb, table, _key(user, item[RANGE_KEY]["S"])) for item in running)
 
 
 def stop_requested(

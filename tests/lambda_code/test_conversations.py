@@ -506,3 +506,22 @@ def test_a_stop_between_the_read_and_the_write_still_stops(db, monkeypatch):
     conversations.start_stream(db, TABLE, ALICE, "conn", "r1", expires_at=later)
     assert landed == [False]  # it came first
     assert conversations.stop_requested(db, TABLE, ALICE, "conn", "r1") is True
+
+
+def test_a_closed_connection_stops_what_runs_there_and_writes_no_early_stop(db, monkeypatch):
+    later = int(time.time()) + 300
+    conversations.start_stream(db, TABLE, ALICE, "conn", "r1", expires_at=later)
+    conversations.start_stream(db, TABLE, ALICE, "conn", "r2", expires_at=later)
+    conversations.start_stream(db, TABLE, ALICE, "other", "r1", expires_at=later)
+    real_update = db.update_item
+
+    def r2_ends_first(**request: Any) -> Any:  # r2's answer ends between the read and the write
+        if request["Key"]["id"]["S"] == "s#conn#r2":
+            conversations.end_stream(db, TABLE, ALICE, "conn", "r2")
+        return real_update(**request)
+
+    monkeypatch.setattr(db, "update_item", r2_ends_first)
+    assert conversations.stop_connection(db, TABLE, ALICE, "conn") == 1
+    assert conversations.stop_requested(db, TABLE, ALICE, "conn", "r1") is True
+    assert conversations.stop_requested(db, TABLE, ALICE, "other", "r1") is False
+    assert set(_stream_records(db)) == {"s#conn#r1", "s#other#r1"}  # nothing left for r2
